@@ -1,0 +1,62 @@
+# Trading Signals: `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run serve migrate test test-sqlite test-postgres test-mongodb lint format migrations bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned requirements
+
+migrate: install ## Apply migrations to the configured store
+	$(PY) manage.py migrate --noinput
+
+run: migrate ## Set up and serve the API and /ws on http://127.0.0.1:8000 (embedded defaults)
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(VENV)/bin/daphne -b 127.0.0.1 -p 8000 trading_signals.asgi:application
+
+test: install ## Set up and run the whole suite on SQLite, then PostgreSQL (and MongoDB if MONGODB_URL)
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory test-mongodb
+
+test-sqlite: install ## The suite on SQLite
+	@echo "== tests on SQLite =="
+	env -u DATABASE_URL -u MONGODB_URL REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: install ## The suite on PostgreSQL ($$POSTGRES_TEST_URL)
+	@echo "== tests on PostgreSQL =="
+	env -u MONGODB_URL DATABASE_URL=$(POSTGRES_TEST_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-mongodb: install ## The suite on MongoDB when MONGODB_URL is set
+	@if [ -n "$$MONGODB_URL" ]; then \
+		echo "== tests on MongoDB =="; \
+		REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS); \
+	else \
+		echo "MongoDB not tested: MONGODB_URL is not set."; \
+	fi
+
+lint: install ## ruff check and ruff format --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## Apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations: install ## Regenerate both migration sets (SQL and MongoDB) so they never drift
+	env -u MONGODB_URL $(PY) manage.py makemigrations
+	MONGODB_URL=mongodb://127.0.0.1:27017 $(PY) manage.py makemigrations_mongo

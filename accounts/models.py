@@ -1,0 +1,78 @@
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+
+
+def normalize_email(email: str) -> str:
+    """Emails are unique regardless of letter case, so they are stored lower-cased."""
+    return email.strip().lower()
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, email: str, password: str | None = None, **fields: object) -> "User":
+        user = self.model(email=normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: object) -> "User":
+        fields.update(is_staff=True, is_superuser=True, is_verified=True)
+        return self.create_user(email, password, **fields)
+
+    def get_by_natural_key(self, email: str) -> "User":
+        return self.get(email=normalize_email(email))
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """The seed's users collection; Django's password hash lives in `hashed_password`."""
+
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=150)
+    password = models.CharField(max_length=128, db_column="hashed_password")
+    is_active = models.BooleanField(default=True)
+    is_verified = models.BooleanField(default=False)
+    is_staff = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        db_table = "users"
+        constraints = [models.UniqueConstraint(fields=["email"], name="email_1")]
+        indexes = [
+            models.Index(fields=["is_active"], name="is_active_1"),
+            models.Index(fields=["created_at"], name="created_at_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = normalize_email(self.email)
+
+
+class RevokedToken(models.Model):
+    """Refresh tokens used by a rotation or a logout, by JWT id.
+
+    Replaces simplejwt's blacklist app, whose models hard-code integer primary keys that
+    MongoDB cannot generate. The unique `jti` makes each refresh token usable once on
+    every backend, even under concurrent requests.
+    """
+
+    jti = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "revoked_tokens"
+        constraints = [models.UniqueConstraint(fields=["jti"], name="jti_1")]
+        indexes = [models.Index(fields=["expires_at"], name="expires_at_1")]
+
+    def __str__(self) -> str:
+        return self.jti

@@ -1,0 +1,98 @@
+from dataclasses import asdict
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.serializers import (
+    ErrorSerializer,
+    LoginInputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    TokenPairSerializer,
+    UserOutputSerializer,
+)
+
+BAD_INPUT = OpenApiResponse(ErrorSerializer, description="Invalid input; `errors` names each field.")
+UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Missing, invalid or expired credentials.")
+THROTTLED = OpenApiResponse(ErrorSerializer, description="Too many attempts from this IP; see Retry-After.")
+
+
+class PublicAuthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Without an authenticator DRF would turn a 401 into a 403; these views answer 401.
+        return 'Bearer realm="api"'
+
+
+class RegisterView(PublicAuthView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        tags=["auth"],
+        request=RegisterInputSerializer,
+        responses={201: UserOutputSerializer, 400: BAD_INPUT, 429: THROTTLED},
+    )
+    def post(self, request: Request) -> Response:
+        data = RegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_create(**data.validated_data)
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(PublicAuthView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        tags=["auth"],
+        request=LoginInputSerializer,
+        responses={200: TokenPairSerializer, 400: BAD_INPUT, 401: UNAUTHORIZED, 429: THROTTLED},
+    )
+    def post(self, request: Request) -> Response:
+        data = LoginInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = services.auth_login(**data.validated_data)
+        return Response(TokenPairSerializer(asdict(pair)).data)
+
+
+class RefreshView(PublicAuthView):
+    @extend_schema(
+        tags=["auth"],
+        request=RefreshInputSerializer,
+        responses={200: TokenPairSerializer, 400: BAD_INPUT, 401: UNAUTHORIZED},
+        description="Rotates the pair: the refresh token sent is blacklisted.",
+    )
+    def post(self, request: Request) -> Response:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pair = services.auth_refresh(**data.validated_data)
+        return Response(TokenPairSerializer(asdict(pair)).data)
+
+
+class LogoutView(PublicAuthView):
+    @extend_schema(
+        tags=["auth"],
+        request=RefreshInputSerializer,
+        responses={204: None, 400: BAD_INPUT, 401: UNAUTHORIZED},
+        description="Blacklists the refresh token. Access tokens expire on their own.",
+    )
+    def post(self, request: Request) -> Response:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.auth_logout(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(tags=["auth"], responses={200: UserOutputSerializer, 401: UNAUTHORIZED})
+    def get(self, request: Request) -> Response:
+        return Response(UserOutputSerializer(request.user).data)

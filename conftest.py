@@ -1,0 +1,48 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from accounts.services import auth_login
+
+PASSWORD = "Correct-Horse-42"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache; each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db) -> User:
+    return User.objects.create_user("trader@example.com", PASSWORD, name="Trader")
+
+
+@pytest.fixture
+def staff_user(db) -> User:
+    return User.objects.create_user("desk@example.com", PASSWORD, name="Desk", is_staff=True)
+
+
+def _client_for(user: User) -> APIClient:
+    client = APIClient()
+    pair = auth_login(email=user.email, password=PASSWORD)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair.access_token}")
+    return client
+
+
+@pytest.fixture
+def user_client(user) -> APIClient:
+    return _client_for(user)
+
+
+@pytest.fixture
+def staff_client(staff_user) -> APIClient:
+    return _client_for(staff_user)

@@ -1,0 +1,277 @@
+"""Settings for Trading Signals, read from the environment (and `.env` when present).
+
+Every variable is documented in `.env.example`.
+"""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+INSECURE_SECRET_KEY = "insecure-development-key-change-me"
+
+APP_NAME = env.str("APP_NAME", default="Trading Signals API")
+APP_VERSION = "1.0.0"
+ENVIRONMENT = env.str("ENVIRONMENT", default="development")
+IS_PRODUCTION = ENVIRONMENT == "production"
+DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
+SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
+
+if IS_PRODUCTION and SECRET_KEY == INSECURE_SECRET_KEY:
+    raise ImproperlyConfigured("ENVIRONMENT=production needs a real SECRET_KEY.")
+if IS_PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("ENVIRONMENT=production refuses DEBUG=True.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+
+def _origin_list(raw: str) -> list[str]:
+    """Accept the seed's JSON list (`["http://a", "http://b"]`) or a comma list."""
+    raw = raw.strip()
+    if raw.startswith("["):
+        return [str(origin) for origin in json.loads(raw)]
+    return [origin.strip() for origin in raw.split(",") if origin.strip()]
+
+
+ALLOWED_ORIGINS = _origin_list(
+    env.str("ALLOWED_ORIGINS", default='["http://localhost:3000", "http://localhost:5173"]')
+)
+CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
+
+# --- Storage: MongoDB when MONGODB_URL is set, else DATABASE_URL, else embedded SQLite ---
+MONGODB_URL = env.str("MONGODB_URL", default="")
+DATABASE_NAME = env.str("DATABASE_NAME", default="trading_signals")
+USES_MONGODB = bool(MONGODB_URL)
+
+if USES_MONGODB:
+    DATABASES = {
+        "default": {"ENGINE": "django_mongodb_backend", "HOST": MONGODB_URL, "NAME": DATABASE_NAME}
+    }
+    DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+    MIGRATION_MODULES = {
+        app: f"mongo_migrations.{app}"
+        for app in (
+            "admin",
+            "auth",
+            "contenttypes",
+            "accounts",
+            "marketdata",
+            "signals",
+        )
+    }
+else:
+    DATABASES = {
+        "default": env.db_url(
+            "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+        )
+    }
+    DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the feed write while the API reads; the timeout rides out short locks.
+        DATABASES["default"]["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+
+# --- Redis: cache, channel layer and Celery broker when REDIS_URL is set ---
+REDIS_URL = env.str("REDIS_URL", default="")
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Only valid while the server and the feed share one process (the embedded default).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Apps whose models get auto primary keys: on MongoDB they must be ObjectIdAutoField.
+AUTO_KEYED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+]
+if USES_MONGODB:
+    AUTO_KEYED_APPS = [
+        "accounts.mongo_apps.MongoAdminConfig",
+        "accounts.mongo_apps.MongoAuthConfig",
+        "accounts.mongo_apps.MongoContentTypesConfig",
+    ]
+
+INSTALLED_APPS = [
+    "daphne",
+    *AUTO_KEYED_APPS,
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "channels",
+    "accounts",
+    "marketdata",
+    "signals",
+]
+if USES_MONGODB:
+    INSTALLED_APPS.append("django_mongodb_backend")
+
+MIDDLEWARE = [
+    "accounts.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "trading_signals.urls"
+ASGI_APPLICATION = "trading_signals.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- REST API and JWT ---
+AUTH_THROTTLE_RATE = env.str("AUTH_THROTTLE_RATE", default="20/min")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "accounts.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"auth": AUTH_THROTTLE_RATE},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+
+ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=30)
+REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=7)
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_EXPIRE_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_EXPIRE_DAYS),
+    "ALGORITHM": env.str("ALGORITHM", default="HS256"),
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "UPDATE_LAST_LOGIN": False,
+    "USER_ID_FIELD": "id",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": APP_NAME,
+    "VERSION": APP_VERSION,
+    "DESCRIPTION": "Live Indian index ticks from Angel One SmartAPI, and curated option signals.",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Angel One SmartAPI ---
+ANGEL_ONE_API_KEY = env.str("ANGEL_ONE_API_KEY", default="")
+ANGEL_ONE_CLIENT_ID = env.str("ANGEL_ONE_CLIENT_ID", default="")
+ANGEL_ONE_PASSWORD = env.str("ANGEL_ONE_PASSWORD", default="")
+ANGEL_ONE_TOTP_KEY = env.str("ANGEL_ONE_TOTP_KEY", default="")
+
+# --- Logging: console and a rotating logs/app.log ---
+LOG_DIR = Path(env.str("LOG_DIR", default=str(BASE_DIR / "logs")))
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "accounts.logging.RedactSecretsFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
+        "file": {
+            "class": "logging.handlers.RotatingFileHandler",
+            "filename": str(LOG_DIR / "app.log"),
+            "maxBytes": 10 * 1024 * 1024,
+            "backupCount": 5,
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
+    },
+    "root": {"handlers": ["console", "file"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}
+
+# --- Production hardening (manage.py check --deploy is clean with ENVIRONMENT=production) ---
+if IS_PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    CSRF_TRUSTED_ORIGINS = ALLOWED_ORIGINS
+
+# --- Celery: Redis broker when REDIS_URL is set ---
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TIMEZONE = "Asia/Kolkata"
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
