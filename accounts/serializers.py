@@ -1,10 +1,12 @@
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
 
 
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
 class IdField(serializers.Field):
     """Integer keys on SQL stores, ObjectId strings on MongoDB."""
 

@@ -32,7 +32,9 @@ def user_create(*, email: str, name: str, password: str) -> User:
     try:
         password_validation.validate_password(password, user)
     except ValidationError as error:
-        raise ApplicationError("Password is too weak.", errors={"password": error.messages}) from None
+        raise ApplicationError(
+            "Password is too weak.", errors={"password": error.messages}
+        ) from None
     user.set_password(password)
     try:
         user.save()
@@ -48,7 +50,7 @@ def _token_pair_for(user: User) -> TokenPair:
     return TokenPair(
         access_token=str(refresh.access_token),
         refresh_token=str(refresh),
-        token_type="bearer",
+        token_type="bearer",  # noqa: S106 - the OAuth token type, not a secret
         expires_in=int(lifetime.total_seconds()),
     )
 

@@ -18,9 +18,15 @@ from accounts.serializers import (
     UserOutputSerializer,
 )
 
-BAD_INPUT = OpenApiResponse(ErrorSerializer, description="Invalid input; `errors` names each field.")
-UNAUTHORIZED = OpenApiResponse(ErrorSerializer, description="Missing, invalid or expired credentials.")
-THROTTLED = OpenApiResponse(ErrorSerializer, description="Too many attempts from this IP; see Retry-After.")
+BAD_INPUT = OpenApiResponse(
+    ErrorSerializer, description="Invalid input; `errors` names each field."
+)
+UNAUTHORIZED = OpenApiResponse(
+    ErrorSerializer, description="Missing, invalid or expired credentials."
+)
+THROTTLED = OpenApiResponse(
+    ErrorSerializer, description="Too many attempts from this IP; see Retry-After."
+)
 
 
 class PublicAuthView(APIView):

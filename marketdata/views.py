@@ -8,6 +8,14 @@ from rest_framework.views import APIView
 
 from marketdata import selectors
 
+HEALTH_SHAPE = inline_serializer(
+    "Health",
+    {
+        "healthy": serializers.BooleanField(),
+        "checks": serializers.DictField(child=serializers.CharField()),
+    },
+)
+
 
 class PublicView(APIView):
     authentication_classes: list = []
@@ -18,14 +26,8 @@ class HealthView(PublicView):
     @extend_schema(
         tags=["service"],
         responses={
-            200: inline_serializer(
-                "Health",
-                {"healthy": serializers.BooleanField(), "checks": serializers.DictField()},
-            ),
-            503: inline_serializer(
-                "Unhealthy",
-                {"healthy": serializers.BooleanField(), "checks": serializers.DictField()},
-            ),
+            200: HEALTH_SHAPE,
+            503: HEALTH_SHAPE,
         },
     )
     def get(self, request: Request) -> Response:
@@ -35,7 +37,26 @@ class HealthView(PublicView):
 
 
 class RootView(PublicView):
-    @extend_schema(tags=["service"], responses={200: serializers.DictField()})
+    @extend_schema(
+        tags=["service"],
+        responses={
+            200: inline_serializer(
+                "ApiInfo",
+                {
+                    name: serializers.CharField()
+                    for name in (
+                        "name",
+                        "version",
+                        "environment",
+                        "docs",
+                        "redoc",
+                        "openapi",
+                        "health",
+                    )
+                },
+            )
+        },
+    )
     def get(self, request: Request) -> Response:
         return Response(
             {

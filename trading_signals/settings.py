@@ -15,7 +15,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-INSECURE_SECRET_KEY = "insecure-development-key-change-me"
+INSECURE_SECRET_KEY = "insecure-development-key-change-me"  # noqa: S105 - refused in production
 
 APP_NAME = env.str("APP_NAME", default="Trading Signals API")
 APP_VERSION = "1.0.0"
@@ -68,9 +68,7 @@ if USES_MONGODB:
     }
 else:
     DATABASES = {
-        "default": env.db_url(
-            "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-        )
+        "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
     }
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -85,7 +83,9 @@ else:
 REDIS_URL = env.str("REDIS_URL", default="")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
