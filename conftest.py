@@ -1,5 +1,9 @@
+from importlib import import_module
+
 import pytest
+from django.apps import apps
 from django.core.cache import cache
+from django.db.migrations.loader import MigrationLoader
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -14,6 +18,23 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+def _runs_in_transactional_db(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    requested = {"transactional_db", "live_server"} & set(request.fixturenames)
+    return bool(requested or (marker and marker.kwargs.get("transaction")))
+
+
+@pytest.fixture(autouse=True)
+def _seeded_rows(request: pytest.FixtureRequest) -> None:
+    """A transactional test leaves every table empty (Django flushes instead of rolling back),
+    taking the six indices that a data migration seeds with it. Seed them again, so each test
+    starts from the database that `migrate` leaves, whatever ran before it."""
+    if _runs_in_transactional_db(request):
+        request.getfixturevalue("transactional_db")
+        module, _ = MigrationLoader.migrations_module("marketdata")
+        import_module(f"{module}.0002_seed_instruments").seed(apps, None)
 
 
 @pytest.fixture

@@ -1,1 +1,5 @@
-websocket_urlpatterns: list = []
+from django.urls import re_path
+
+from marketdata.consumers import LiveConsumer
+
+websocket_urlpatterns = [re_path(r"^ws/?$", LiveConsumer.as_asgi())]

@@ -1,1 +1,31 @@
-urlpatterns: list = []
+from django.urls import path
+
+from marketdata import views
+
+urlpatterns = [
+    path("latest", views.MarketDataViewSet.as_view({"get": "latest"}), name="market-data-latest"),
+    path(
+        "symbol/<str:symbol>",
+        views.SymbolTicksViewSet.as_view({"get": "list"}),
+        name="market-data-symbol",
+    ),
+    path("filter", views.TickFilterViewSet.as_view({"get": "list"}), name="market-data-filter"),
+    path(
+        "statistics",
+        views.MarketDataViewSet.as_view({"get": "statistics"}),
+        name="market-data-statistics",
+    ),
+    path(
+        "chart/<str:symbol>",
+        views.MarketDataViewSet.as_view({"get": "chart"}),
+        name="market-data-chart",
+    ),
+    path(
+        "symbols", views.MarketDataViewSet.as_view({"get": "symbols"}), name="market-data-symbols"
+    ),
+    path(
+        "instruments",
+        views.InstrumentViewSet.as_view({"get": "list"}),
+        name="market-data-instruments",
+    ),
+]

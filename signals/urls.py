@@ -1,1 +1,8 @@
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from signals.views import SignalViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("", SignalViewSet, basename="signal")
+
+urlpatterns = router.urls

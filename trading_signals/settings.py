@@ -86,16 +86,14 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+    # One Redis pub/sub message per tick, fanned out in each server process (docs/live-push.md).
     CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
-        }
+        "default": {"BACKEND": "marketdata.fanout.FanoutChannelLayer", "CONFIG": {"url": REDIS_URL}}
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Only valid while the server and the feed share one process (the embedded default).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "marketdata.fanout.FanoutChannelLayer"}}
 
 # Apps whose models get auto primary keys: on MongoDB they must be ObjectIdAutoField.
 AUTO_KEYED_APPS = [
@@ -275,3 +273,103 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "Asia/Kolkata"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+
+# --- Celery beat, the feed supervisor and scheduled jobs (issue 7) ---
+from celery.schedules import crontab  # noqa: E402 - kept with the schedule it builds
+
+# Seconds between supervisor passes; each pass starts or stops `run_feed` as the calendar says.
+FEED_SUPERVISOR_INTERVAL = env.int("FEED_SUPERVISOR_INTERVAL", default=30)
+# The feed is started this many minutes before the open (login and subscribe take a moment).
+FEED_SUPERVISOR_PREOPEN_MINUTES = env.int("FEED_SUPERVISOR_PREOPEN_MINUTES", default=5)
+# Time a freshly started feed gets to write its first heartbeat before it counts as failed.
+FEED_SUPERVISOR_STARTUP_SECONDS = env.int("FEED_SUPERVISOR_STARTUP_SECONDS", default=90)
+# A feed up this long clears the failure count.
+FEED_SUPERVISOR_STABLE_SECONDS = env.int("FEED_SUPERVISOR_STABLE_SECONDS", default=300)
+# Consecutive failed starts before the supervisor gives up until the next session.
+FEED_SUPERVISOR_MAX_FAILURES = env.int("FEED_SUPERVISOR_MAX_FAILURES", default=5)
+# Wait after the first failed start; doubles after each further failure, capped at 15 minutes.
+FEED_SUPERVISOR_BACKOFF_SECONDS = env.int("FEED_SUPERVISOR_BACKOFF_SECONDS", default=30)
+# The command the supervisor runs; empty means `<this python> manage.py run_feed`.
+FEED_SUPERVISOR_COMMAND = env.str("FEED_SUPERVISOR_COMMAND", default="")
+# Ticks older than this many days are deleted nightly; 0 keeps them forever.
+MARKETDATA_RETENTION_DAYS = env.int("MARKETDATA_RETENTION_DAYS", default=0)
+
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep Django's LOGGING, with its secret redaction
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BEAT_SCHEDULE = {
+    "feed-supervise": {
+        "task": "marketdata.tasks.feed_supervise",
+        "schedule": float(FEED_SUPERVISOR_INTERVAL),
+        "options": {"expires": FEED_SUPERVISOR_INTERVAL},
+    },
+    "angelone-session-refresh": {
+        "task": "marketdata.tasks.angelone_session_refresh",
+        "schedule": crontab(minute=45, hour=8),
+    },
+    "ticks-backfill": {
+        # The day's gaps; an outage during the session is backfilled as soon as the supervisor
+        # sees the feed back. 22:45 as well, for special evening sessions.
+        "task": "marketdata.tasks.ticks_backfill",
+        "schedule": crontab(minute=45, hour="15,22"),
+    },
+    "daily-candles-build": {
+        # After the last backfill run of the day; 23:00 as well, for special evening sessions.
+        "task": "marketdata.tasks.daily_candles_build",
+        "schedule": crontab(minute=0, hour="16,23"),
+    },
+    "ticks-purge": {
+        "task": "marketdata.tasks.ticks_purge",
+        "schedule": crontab(minute=30, hour=2),
+    },
+    "signals-expire": {"task": "signals.tasks.signals_expire", "schedule": 60.0},
+    "revoked-tokens-purge": {
+        "task": "accounts.tasks.revoked_tokens_purge",
+        "schedule": crontab(minute=0, hour=3),
+    },
+}
+
+# --- Market data (issue 3) ---
+# A tick more than this percent away from the previous tick of the same session is SUSPECT.
+MARKET_DATA_JUMP_PERCENT = env.float("MARKET_DATA_JUMP_PERCENT", default=3.0)
+# A realtime tick whose exchange time is older than this when ingested is STALE.
+MARKET_DATA_STALE_SECONDS = env.int("MARKET_DATA_STALE_SECONDS", default=60)
+# Ticks stamped further than this in the future are rejected (clock skew allowance).
+MARKET_DATA_MAX_CLOCK_SKEW_SECONDS = env.int("MARKET_DATA_MAX_CLOCK_SKEW_SECONDS", default=5)
+# Where `manage.py sync_instruments` downloads Angel One's instrument master from.
+ANGEL_ONE_SCRIP_MASTER_URL = env.str(
+    "ANGEL_ONE_SCRIP_MASTER_URL",
+    default="https://margincalculator.angelbroking.com/OpenAPI_File/files/OpenAPIScripMaster.json",
+)
+
+# --- Feed pipeline (issue 4) ---
+# The writer stores a batch when this many ticks wait, or FEED_FLUSH_MS after the first one.
+FEED_FLUSH_TICKS = env.int("FEED_FLUSH_TICKS", default=1000)
+FEED_FLUSH_MS = env.int("FEED_FLUSH_MS", default=100)
+# Ticks held while the database is unavailable; beyond this the oldest are dropped and counted.
+FEED_BUFFER_MAX_TICKS = env.int("FEED_BUFFER_MAX_TICKS", default=100_000)
+# How often the feed writes its heartbeat, and when /health calls a silent feed stale.
+FEED_HEARTBEAT_SECONDS = env.float("FEED_HEARTBEAT_SECONDS", default=5.0)
+FEED_HEARTBEAT_STALE_SECONDS = env.int("FEED_HEARTBEAT_STALE_SECONDS", default=30)
+# On SIGTERM, how long the feed keeps trying to store buffered ticks before giving up.
+FEED_STOP_TIMEOUT_SECONDS = env.float("FEED_STOP_TIMEOUT_SECONDS", default=20.0)
+
+# --- Live push /ws (issue 5) ---
+# Subscriptions per connection, and symbols per subscribe/unsubscribe message.
+WS_MAX_SYMBOLS = env.int("WS_MAX_SYMBOLS", default=50)
+# Larger client messages get a `message_too_large` error.
+WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=4096)
+# Client messages per second (token bucket), and how many may come at once; a client that
+# keeps sending after WS_RATE_LIMIT_BURST refused messages in a row is closed with 4429.
+WS_RATE_LIMIT_PER_SECOND = env.float("WS_RATE_LIMIT_PER_SECOND", default=10.0)
+WS_RATE_LIMIT_BURST = env.int("WS_RATE_LIMIT_BURST", default=20)
+# Unsent bytes above which a client counts as slow: its ticks are conflated until it catches up.
+WS_SEND_BUFFER_BYTES = env.int("WS_SEND_BUFFER_BYTES", default=65536)
+WS_SLOW_CLIENT_POLL_SECONDS = 0.02
+
+# --- Angel One source (issue 4) ---
+# SmartAPI's REST and WebSocket 2.0 base URLs; point them at a local peer for tests or staging.
+ANGEL_ONE_API_URL = env.str("ANGEL_ONE_API_URL", default="https://apiconnect.angelone.in")
+ANGEL_ONE_WS_URL = env.str(
+    "ANGEL_ONE_WS_URL", default="wss://smartapisocket.angelone.in/smart-stream"
+)

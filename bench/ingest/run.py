@@ -1,0 +1,119 @@
+"""Ingestion throughput: normalized ticks -> stored rows through `tick_ingest`.
+
+Run from the repository root: `.venv/bin/python bench/ingest/run.py`. It measures SQLite (a
+fresh file database) and PostgreSQL (a throw-away `test_` database next to
+BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/trading_signals), each in its
+own process. 10% of every batch are duplicates: half re-sent from the previous batch, half
+repeated within the batch.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[2]
+BATCH_SIZE = 2000
+BATCHES = 100
+SYMBOLS = {
+    "NIFTY": "99926000", "BANKNIFTY": "99926009", "FINNIFTY": "99926037",
+    "MIDCPNIFTY": "99926074", "SENSEX": "99919000", "BANKEX": "99919012",
+}  # fmt: skip
+SESSION_OPEN = datetime(2025, 1, 6, 9, 15, tzinfo=ZoneInfo("Asia/Kolkata"))
+
+
+def _setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_signals.settings")
+    os.environ.pop("MONGODB_URL", None)
+    import django
+
+    django.setup()
+
+
+def _fresh_ticks(start: int, count: int) -> list:
+    """`count` ticks in time order: the six symbols in turn, 25 ms apart."""
+    from marketdata.ticks import Tick
+
+    names = list(SYMBOLS)
+    ticks = []
+    for i in range(start, start + count):
+        symbol = names[i % len(names)]
+        price = 20000.0 + (i % 500) * 0.05
+        ticks.append(
+            Tick(
+                token=SYMBOLS[symbol], symbol=symbol, ltpc=price, open=price, high=price + 50,
+                low=price - 50, close=19990.0, volume=None, exchange="", is_realtime=True,
+                received_at=SESSION_OPEN + timedelta(milliseconds=25 * i),
+            )
+        )  # fmt: skip
+    return ticks
+
+
+def _batches() -> list[list]:
+    fresh_per_batch = BATCH_SIZE * 9 // 10
+    resent, repeated = (BATCH_SIZE - fresh_per_batch) // 2, BATCH_SIZE - fresh_per_batch
+    batches, previous = [], []
+    for b in range(BATCHES):
+        fresh = _fresh_ticks(b * fresh_per_batch, fresh_per_batch)
+        duplicates = previous[-resent:] + fresh[: repeated - len(previous[-resent:])]
+        batches.append(duplicates + fresh)  # mostly in time order, like a reconnect replay
+        previous = fresh
+    return batches
+
+
+def measure(backend: str) -> None:
+    _setup_django()
+    from django.db import connection
+
+    from marketdata.models import MarketData
+    from marketdata.services import tick_ingest
+
+    if backend == "sqlite":  # a file, not Django's default in-memory test database
+        connection.settings_dict["TEST"]["NAME"] = connection.settings_dict["NAME"]
+    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        batches = _batches()
+        sent = sum(len(batch) for batch in batches)
+        stored = duplicates = 0
+        started = time.perf_counter()
+        for batch in batches:
+            result = tick_ingest(ticks=batch)
+            stored, duplicates = stored + len(result.stored), duplicates + result.duplicates
+        elapsed = time.perf_counter() - started
+        assert stored == MarketData.objects.count() == sent - duplicates, "lost or doubled ticks"
+        print(
+            f"{backend:<10} batch size {BATCH_SIZE}: {sent} ticks ({duplicates} duplicates) in "
+            f"{elapsed:.2f} s = {sent / elapsed:,.0f} ticks/s, {stored / elapsed:,.0f} rows/s"
+        )
+    finally:
+        connection.creation.destroy_test_db(test_db, verbosity=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    if args.backend:
+        measure(args.backend)
+        return
+    postgres = os.environ.get(
+        "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/trading_signals"
+    )
+    print(f"tick_ingest, {BATCHES} batches, 10% duplicates, target >= 20,000 ticks/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend, url in [
+            ("sqlite", f"sqlite:///{tmp}/bench.sqlite3"),
+            ("postgresql", postgres),
+        ]:
+            env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "ERROR"}
+            subprocess.run([sys.executable, __file__, "--backend", backend], env=env, check=True)
+
+
+if __name__ == "__main__":
+    main()

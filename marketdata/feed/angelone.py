@@ -1,0 +1,341 @@
+"""The Angel One SmartAPI source: live ticks from the SmartAPI WebSocket 2.0 stream.
+
+Login and token refresh go through smartapi-python (`smartapi.py`); the WebSocket client and
+the frame parser are our own: TLS is verified (smartapi-python's client turns it off), a bad
+frame is counted and skipped (theirs raises and reconnects), and nothing logs secrets.
+
+- Heartbeat: the text `ping` every 10 s, answered by `pong` (as Angel One's JavaScript SDK
+  does). No frame and no pong for `silence_timeout` seconds (30) means a dead connection.
+- Any drop or silence: reconnect after an exponential backoff with full jitter (a random wait
+  up to min(cap, base * 2^attempt), 1 s and 60 s by default), then resubscribe everything.
+- 401 at the handshake: the session or feed token was refused, so log in again. The session
+  is refreshed `refresh_margin` seconds (10 minutes) before the JWT's own `exp`. Logins and
+  refreshes are spaced at least 1 s apart (SmartAPI's rate limit for both).
+- SmartAPI allows 1,000 tokens per connection and 3 connections per client code: more than
+  1,000 instruments are spread evenly over up to 3 connections, subscribed in batches.
+"""
+
+import asyncio
+import json
+import logging
+import math
+import random
+import ssl
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from marketdata.feed.errors import AngelOneSessionError, FeedConfigurationError
+from marketdata.feed.parser import MODES, FeedInstrument, FrameParser
+from marketdata.feed.smartapi import AngelOneUnavailable, Credentials, Session, SmartApiClient
+from marketdata.ticks import Tick
+
+logger = logging.getLogger(__name__)
+
+PING_INTERVAL_SECONDS = 10.0
+SILENCE_TIMEOUT_SECONDS = 30.0
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 60.0
+REFRESH_MARGIN_SECONDS = 600.0
+AUTH_INTERVAL_SECONDS = 1.0
+OPEN_TIMEOUT_SECONDS = 10.0
+TOKENS_PER_CONNECTION = 1000
+MAX_CONNECTIONS = 3
+SUBSCRIBE_BATCH = 250
+QUEUE_LIMIT = 20_000
+MAX_BATCH = 1000
+_RETRYABLE = (
+    AngelOneUnavailable,
+    AngelOneSessionError,
+    ConnectionClosed,
+    InvalidHandshake,
+    OSError,
+    TimeoutError,
+)
+
+
+class Backoff:
+    """Exponential backoff with full jitter: wait a random time in [0, min(cap, base * 2^n)]."""
+
+    def __init__(self, *, base: float, cap: float) -> None:
+        self.base, self.cap, self.attempt = base, cap, 0
+
+    def next(self) -> float:
+        ceiling = min(self.cap, self.base * 2**self.attempt)
+        self.attempt = min(self.attempt + 1, 32)
+        return random.uniform(0, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class SessionKeeper:
+    """The one Angel One session all connections share: log in, refresh, re-login."""
+
+    def __init__(self, client: SmartApiClient, *, refresh_margin: float, stats: dict[str, int]):
+        self._client = client
+        self._refresh_margin = refresh_margin
+        self._stats = stats
+        self._session: Session | None = None
+        self._lock = asyncio.Lock()
+        self._last_call = -math.inf
+
+    async def session(self) -> Session:
+        async with self._lock:
+            if self._session is None:
+                self._session = await self._rate_limited(self._client.login)
+                self._stats["logins"] += 1
+            return self._session
+
+    def reject(self, session: Session | None) -> None:
+        """The service refused `session`: the next caller logs in again."""
+        if session is not None and self._session is session:
+            self._session = None
+
+    async def keep_fresh(self) -> None:
+        """Refresh the session `refresh_margin` seconds before its JWT expires, forever."""
+        backoff = Backoff(base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
+        while True:
+            try:
+                session = await self.session()
+            except (AngelOneUnavailable, AngelOneSessionError):
+                await asyncio.sleep(backoff.next())
+                continue
+            if session.expires_at is None:
+                return
+            left = (session.expires_at - datetime.now(tz=UTC)).total_seconds()
+            await asyncio.sleep(max(left - self._refresh_margin, AUTH_INTERVAL_SECONDS))
+            await self._refresh(session)
+
+    async def _refresh(self, session: Session) -> None:
+        async with self._lock:
+            if self._session is not session:
+                return  # already replaced by a re-login
+            try:
+                self._session = await self._rate_limited(self._client.refresh, session)
+                self._stats["refreshes"] += 1
+            except (AngelOneUnavailable, AngelOneSessionError) as exc:
+                logger.warning("Angel One session refresh failed (%s); logging in again", exc)
+                self._session = None
+
+    async def _rate_limited(self, call: Any, *args: Any) -> Session:
+        wait = self._last_call + AUTH_INTERVAL_SECONDS - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            return await asyncio.to_thread(call, *args)
+        finally:
+            self._last_call = time.monotonic()
+
+
+class AngelOneSource:
+    name = "angelone"
+
+    def __init__(
+        self,
+        *,
+        instruments: Sequence[FeedInstrument],
+        mode: str = "ltp",
+        credentials: Credentials | None = None,
+        api_url: str | None = None,
+        ws_url: str | None = None,
+        ping_interval: float = PING_INTERVAL_SECONDS,
+        silence_timeout: float = SILENCE_TIMEOUT_SECONDS,
+        backoff_base: float = BACKOFF_BASE_SECONDS,
+        backoff_cap: float = BACKOFF_CAP_SECONDS,
+        refresh_margin: float = REFRESH_MARGIN_SECONDS,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """Missing credentials or too many instruments raise FeedConfigurationError here."""
+        credentials = credentials or Credentials.from_settings()
+        self._groups = spread(instruments)
+        self._mode = MODES[mode]
+        self._ws_url = ws_url or settings.ANGEL_ONE_WS_URL
+        self._ssl = (
+            (ssl_context or ssl.create_default_context())
+            if self._ws_url.startswith("wss:")
+            else None
+        )
+        self._ping_interval = ping_interval
+        self._silence_timeout = silence_timeout
+        self._backoff = (backoff_base, backoff_cap)
+        self._parser = FrameParser(instruments=instruments, source=self.name)
+        self.stats = self._parser.stats
+        self.stats.update(
+            logins=0, refreshes=0, reconnects=0, session_rejected=0, pongs=0, stream_errors=0
+        )
+        client = SmartApiClient(
+            credentials=credentials, api_url=api_url or settings.ANGEL_ONE_API_URL
+        )
+        self._keeper = SessionKeeper(client, refresh_margin=refresh_margin, stats=self.stats)
+        self._credentials = credentials
+        self._states = ["connecting"] * len(self._groups)
+        self._queue: asyncio.Queue[Tick | BaseException] = asyncio.Queue(QUEUE_LIMIT)
+
+    @property
+    def state(self) -> str:
+        for state in ("streaming", "reconnecting", "connecting"):
+            if state in self._states:
+                return state
+        return "closed"
+
+    async def ticks(self) -> AsyncIterator[list[Tick]]:
+        jobs = [self._connection(index, group) for index, group in enumerate(self._groups)]
+        tasks = [
+            asyncio.create_task(self._guard(job)) for job in [*jobs, self._keeper.keep_fresh()]
+        ]
+        try:
+            while True:
+                batch, failure = await self._next_batch()
+                if batch:
+                    yield batch
+                if failure is not None:
+                    raise failure
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._states = ["closed"] * len(self._groups)
+
+    async def _next_batch(self) -> tuple[list[Tick], BaseException | None]:
+        item = await self._queue.get()
+        batch: list[Tick] = []
+        while not isinstance(item, BaseException):
+            batch.append(item)
+            if len(batch) >= MAX_BATCH or self._queue.empty():
+                return batch, None
+            item = self._queue.get_nowait()
+        return batch, item
+
+    async def _guard(self, job: Coroutine[Any, Any, None]) -> None:
+        # A connection that cannot go on (refused credentials, a bug) ends the source loudly.
+        try:
+            await job
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            await self._queue.put(exc)
+
+    async def _connection(self, index: int, instruments: list[FeedInstrument]) -> None:
+        backoff = Backoff(base=self._backoff[0], cap=self._backoff[1])
+        while True:
+            session = None
+            try:
+                session = await self._keeper.session()
+                await self._stream(index, session, instruments, backoff)
+            except InvalidURI as exc:
+                raise FeedConfigurationError("ANGEL_ONE_WS_URL", "is not a WebSocket URL") from exc
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status == 401:
+                    self.stats["session_rejected"] += 1
+                    self._keeper.reject(session)
+                logger.warning("Angel One stream %d: handshake refused (HTTP %d)", index, status)
+            except _RETRYABLE as exc:
+                logger.warning("Angel One stream %d lost: %s", index, _reason(exc))
+            self.stats["reconnects"] += 1
+            self._states[index] = "reconnecting"
+            await asyncio.sleep(backoff.next())
+
+    async def _stream(
+        self, index: int, session: Session, instruments: list[FeedInstrument], backoff: Backoff
+    ) -> None:
+        async with connect(
+            self._ws_url,
+            additional_headers=self._headers(session),
+            ssl=self._ssl,
+            open_timeout=OPEN_TIMEOUT_SECONDS,
+            ping_interval=None,  # Angel One's heartbeat is the text `ping`, not a control frame
+            close_timeout=2,
+            max_size=2**16,
+        ) as socket:
+            await self._subscribe(socket, index, instruments)
+            self._states[index] = "streaming"
+            pinger = asyncio.create_task(self._ping(socket))
+            try:
+                await self._receive(socket, backoff)
+            finally:
+                pinger.cancel()
+
+    def _headers(self, session: Session) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {session.jwt}",
+            "x-api-key": self._credentials.api_key,
+            "x-client-code": self._credentials.client_id,
+            "x-feed-token": session.feed_token,
+        }
+
+    async def _subscribe(
+        self, socket: ClientConnection, index: int, instruments: list[FeedInstrument]
+    ) -> None:
+        for number, start in enumerate(range(0, len(instruments), SUBSCRIBE_BATCH)):
+            tokens: dict[int, list[str]] = defaultdict(list)
+            for item in instruments[start : start + SUBSCRIBE_BATCH]:
+                tokens[int(item.exchange_type)].append(str(item.token))
+            request = {
+                "correlationID": f"c{index}b{number:08d}"[:10],
+                "action": 1,
+                "params": {
+                    "mode": self._mode,
+                    "tokenList": [{"exchangeType": ex, "tokens": ts} for ex, ts in tokens.items()],
+                },
+            }
+            await socket.send(json.dumps(request))
+
+    async def _ping(self, socket: ClientConnection) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self._ping_interval)
+                await socket.send("ping")
+        except ConnectionClosed:
+            return
+
+    async def _receive(self, socket: ClientConnection, backoff: Backoff) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self._silence_timeout):
+                    message = await socket.recv()
+            except TimeoutError as exc:
+                raise TimeoutError(f"no frame and no pong for {self._silence_timeout:g} s") from exc
+            backoff.reset()
+            if isinstance(message, str):
+                self._on_text(message)
+                continue
+            tick = self._parser.parse(message)
+            if tick is not None:
+                await self._queue.put(tick)
+
+    def _on_text(self, message: str) -> None:
+        if message == "pong":
+            self.stats["pongs"] += 1
+            return
+        self.stats["stream_errors"] += 1
+        try:
+            error = json.loads(message)
+            logger.warning(
+                "Angel One stream error %s: %s", error.get("errorCode"), error.get("errorMessage")
+            )
+        except (ValueError, AttributeError):
+            logger.warning("Angel One sent an unexpected text message (%d chars)", len(message))
+
+
+def spread(instruments: Sequence[FeedInstrument]) -> list[list[FeedInstrument]]:
+    """Instruments split evenly over as few connections as SmartAPI's limits allow."""
+    if not instruments:
+        raise FeedConfigurationError("--symbols", "no instruments to subscribe")
+    limit = TOKENS_PER_CONNECTION * MAX_CONNECTIONS
+    if len(instruments) > limit:
+        raise FeedConfigurationError(
+            "--symbols", f"{len(instruments)} instruments; Angel One streams at most {limit}"
+        )
+    connections = math.ceil(len(instruments) / TOKENS_PER_CONNECTION)
+    size = math.ceil(len(instruments) / connections)
+    return [list(instruments[start : start + size]) for start in range(0, len(instruments), size)]
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -1,0 +1,211 @@
+"""Output shapes of the market data API; query-parameter serializers validate inputs."""
+
+from datetime import UTC, datetime, time, timedelta
+
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from marketdata import selectors
+from marketdata.market_hours import IST
+from marketdata.models import DataQuality
+
+
+class TickSerializer(serializers.Serializer):
+    """The one tick shape: renders a stored `MarketData` row or a `Tick` alike (REST and live)."""
+
+    symbol = serializers.CharField()
+    token = serializers.CharField()
+    exchange = serializers.CharField()
+    exchange_type = serializers.IntegerField(allow_null=True)
+    ltpc = serializers.FloatField(help_text="Last traded price, in rupees.")
+    ch = serializers.FloatField(allow_null=True, help_text="Change from the previous close.")
+    chp = serializers.FloatField(allow_null=True, help_text="Change in percent.")
+    open = serializers.FloatField(allow_null=True)
+    high = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True)
+    close = serializers.FloatField(allow_null=True, help_text="Previous session's close.")
+    volume = serializers.IntegerField(allow_null=True)
+    received_at = serializers.DateTimeField(help_text="Exchange time of the tick, UTC.")
+    source = serializers.CharField()
+    data_quality = serializers.CharField(help_text="GOOD, STALE or SUSPECT.")
+    is_realtime = serializers.BooleanField()
+    depth = serializers.JSONField(allow_null=True)
+
+
+class InstrumentSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    symbol = serializers.CharField()
+    name = serializers.CharField()
+    exchange = serializers.CharField()
+    exchange_type = serializers.IntegerField()
+    instrument_type = serializers.CharField()
+    expiry = serializers.DateField(allow_null=True)
+    strike = serializers.FloatField(allow_null=True, help_text="In rupees.")
+    lot_size = serializers.IntegerField()
+    tick_size = serializers.FloatField(help_text="In rupees.")
+
+
+class SymbolSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    name = serializers.CharField()
+    token = serializers.CharField()
+    exchange = serializers.CharField()
+    exchange_type = serializers.IntegerField()
+    last_price = serializers.FloatField(allow_null=True)
+    last_update = serializers.DateTimeField(allow_null=True)
+
+
+class CandleSerializer(serializers.Serializer):
+    time = serializers.DateTimeField(default_timezone=IST, help_text="Start of the bucket, IST.")
+    open = serializers.FloatField()
+    high = serializers.FloatField()
+    low = serializers.FloatField()
+    close = serializers.FloatField()
+    volume = serializers.IntegerField(
+        allow_null=True, help_text="Growth of the day's cumulative volume within the bucket."
+    )
+    ticks = serializers.IntegerField()
+
+
+class ChartSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    interval = serializers.CharField()
+    candles = CandleSerializer(many=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateTimeField(source="start")
+        fields["to"] = serializers.DateTimeField(source="end")
+        return fields
+
+
+class SymbolStatisticsSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    count = serializers.IntegerField()
+    first_tick_at = serializers.DateTimeField()
+    last_tick_at = serializers.DateTimeField()
+    last_price = serializers.FloatField()
+    day = serializers.DateField(help_text="IST trading day of the last tick.")
+    day_high = serializers.FloatField()
+    day_low = serializers.FloatField()
+    quality = serializers.DictField(child=serializers.IntegerField())
+
+
+class StatisticsTotalsSerializer(serializers.Serializer):
+    ticks = serializers.IntegerField()
+    symbols = serializers.IntegerField()
+    quality = serializers.DictField(child=serializers.IntegerField())
+    today = serializers.IntegerField(help_text="Ticks stamped since IST midnight.")
+
+
+class StatisticsSerializer(serializers.Serializer):
+    symbols = SymbolStatisticsSerializer(many=True)
+    totals = StatisticsTotalsSerializer()
+
+
+# --- query parameters: each error names its parameter ---
+
+
+@extend_schema_field({"type": "string", "example": "2025-01-06T09:15:00+05:30"})
+class ISTDateTimeField(serializers.Field):
+    """An ISO 8601 date or datetime; without an offset it is read as IST (the market clock)."""
+
+    default_error_messages = {
+        "invalid": "Use an ISO 8601 date or datetime, e.g. 2025-01-06 or 2025-01-06T09:15:00+05:30."
+    }
+
+    def to_internal_value(self, data: object) -> datetime:
+        text = str(data).strip()
+        try:
+            moment = parse_datetime(text)
+            if moment is None:
+                day = parse_date(text)
+                moment = datetime.combine(day, time(0)) if day else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            self.fail("invalid")
+        return moment if moment.utcoffset() is not None else moment.replace(tzinfo=IST)
+
+
+class CommaListField(serializers.CharField):
+    def to_internal_value(self, data: object) -> list[str]:
+        items = [item.strip().upper() for item in super().to_internal_value(data).split(",")]
+        return sorted({item for item in items if item})
+
+
+class RangeQuerySerializer(serializers.Serializer):
+    """`from` (inclusive) and `to` (exclusive); `from` must come before `to`."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = ISTDateTimeField(required=False, source="start")
+        fields["to"] = ISTDateTimeField(required=False, source="end")
+        return fields
+
+    def validate(self, attrs: dict) -> dict:
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is not None and end is not None and start >= end:
+            raise serializers.ValidationError({"to": ["Must be after from."]})
+        return attrs
+
+
+class LatestQuerySerializer(serializers.Serializer):
+    symbols = CommaListField(required=False, help_text="Comma-separated, e.g. NIFTY,SENSEX.")
+
+    def validate_symbols(self, symbols: list[str]) -> list[str]:
+        return _known_symbols(symbols)
+
+
+def _known_symbols(symbols: list[str]) -> list[str]:
+    unknown = selectors.unknown_symbols(symbols=symbols)
+    if unknown:
+        raise serializers.ValidationError(f"Unknown symbol(s): {', '.join(unknown)}.")
+    return symbols
+
+
+class FilterQuerySerializer(RangeQuerySerializer):
+    ORDERINGS = ["-received_at", "received_at", "-ltpc", "ltpc"]
+
+    symbols = CommaListField(required=False, help_text="Comma-separated, e.g. NIFTY,SENSEX.")
+    exchange = serializers.CharField(required=False)
+    min_price = serializers.FloatField(required=False, min_value=0)
+    max_price = serializers.FloatField(required=False, min_value=0)
+    data_quality = serializers.ChoiceField(choices=DataQuality.values, required=False)
+    is_realtime = serializers.BooleanField(required=False, default=None, allow_null=True)
+    source = serializers.CharField(required=False)
+    ordering = serializers.ChoiceField(choices=ORDERINGS, default="-received_at")
+
+    def validate_symbols(self, symbols: list[str]) -> list[str]:
+        return _known_symbols(symbols)
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        low, high = attrs.get("min_price"), attrs.get("max_price")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"max_price": ["Must not be below min_price."]})
+        return attrs
+
+
+class ChartQuerySerializer(RangeQuerySerializer):
+    interval = serializers.ChoiceField(choices=list(selectors.INTERVALS), default="1m")
+
+    def validate(self, attrs: dict) -> dict:
+        attrs = super().validate(attrs)
+        step = timedelta(seconds=selectors.INTERVALS[attrs["interval"]])
+        attrs.setdefault("end", datetime.now(tz=UTC))
+        attrs.setdefault("start", attrs["end"] - step * selectors.DEFAULT_CANDLES)
+        if attrs["start"] >= attrs["end"]:
+            raise serializers.ValidationError({"from": ["Must be before to."]})
+        if (attrs["end"] - attrs["start"]) / step > selectors.MAX_CANDLES:
+            limit = f"{selectors.MAX_CANDLES} {attrs['interval']} candles"
+            raise serializers.ValidationError({"from": [f"The range covers more than {limit}."]})
+        return attrs
+
+
+class InstrumentQuerySerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, default="", max_length=64)
+    exchange = serializers.CharField(required=False, max_length=16)
+    instrument_type = serializers.CharField(required=False, max_length=16)
+    expiry = serializers.DateField(required=False)

@@ -1,0 +1,48 @@
+"""Celery tasks: thin wrappers that parse their arguments and call the services.
+
+Times travel as ISO 8601 strings (JSON-safe); a task run by beat gets none and uses now.
+"""
+
+from datetime import UTC, date, datetime
+
+from celery import shared_task
+from django.conf import settings
+
+from marketdata import backfill, jobs, supervisor
+from marketdata.market_hours import IST
+
+
+def _moment(value: str | None) -> datetime:
+    return datetime.fromisoformat(value) if value else datetime.now(tz=UTC)
+
+
+def _day(value: str | None) -> date:
+    return date.fromisoformat(value) if value else datetime.now(tz=IST).date()
+
+
+@shared_task(time_limit=60)
+def feed_supervise(now: str | None = None) -> str:
+    return supervisor.feed_supervise(now=_moment(now)).value
+
+
+@shared_task(time_limit=120)
+def angelone_session_refresh() -> bool:
+    return backfill.angelone_session_refresh()
+
+
+@shared_task(time_limit=1200)
+def ticks_backfill(start: str | None = None, end: str | None = None) -> int:
+    """Fill today's session so far (by default) from Angel One's 1-minute candles."""
+    finish = _moment(end)
+    begin = _moment(start) if start else jobs.ist_day_bounds(finish.astimezone(IST).date())[0]
+    return backfill.ticks_backfill(start=begin, end=finish).stored
+
+
+@shared_task(time_limit=600)
+def daily_candles_build(day: str | None = None) -> int:
+    return jobs.daily_candles_build(day=_day(day))
+
+
+@shared_task(time_limit=3600)
+def ticks_purge(now: str | None = None) -> int:
+    return jobs.ticks_purge(now=_moment(now), keep_days=settings.MARKETDATA_RETENTION_DAYS)

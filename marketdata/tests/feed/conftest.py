@@ -1,0 +1,23 @@
+from collections.abc import Iterator
+
+import pytest
+
+from marketdata.tests.feed.angelone_peer import AngelOnePeer
+
+
+@pytest.fixture
+def angelone_peer() -> Iterator[AngelOnePeer]:
+    """A running local Angel One peer (.api_url, .ws_url, .credentials, control hooks)."""
+    peer = AngelOnePeer().start()
+    yield peer
+    peer.stop()
+
+
+@pytest.fixture
+def angelone_settings(settings, angelone_peer: AngelOnePeer) -> AngelOnePeer:
+    """Settings pointing the Angel One source at the peer, with the peer's credentials."""
+    settings.ANGEL_ONE_API_URL = angelone_peer.api_url
+    settings.ANGEL_ONE_WS_URL = angelone_peer.ws_url
+    for name, value in angelone_peer.credentials.as_settings().items():
+        setattr(settings, name, value)
+    return angelone_peer

@@ -1,0 +1,65 @@
+from datetime import timedelta
+
+import pytest
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from marketdata.tests.live.helpers import access_token, close_code, open_ws, recv_json, send_json
+
+
+def test_access_token_in_the_query_string_opens_the_stream(live_url, trader):
+    with open_ws(live_url, access_token(trader)) as ws:
+        send_json(ws, {"action": "ping"})
+        assert recv_json(ws) == {"type": "pong"}
+
+
+def test_access_token_as_bearer_subprotocol_opens_the_stream(live_url, trader):
+    with open_ws(live_url, subprotocols=["bearer", access_token(trader)]) as ws:
+        assert ws.subprotocol == "bearer"
+        send_json(ws, {"action": "ping"})
+        assert recv_json(ws) == {"type": "pong"}
+
+
+def test_connection_without_a_token_is_closed_with_4401_and_a_reason(live_url, live_db):
+    with open_ws(live_url) as ws:
+        assert recv_json(ws)["code"] == "unauthorized"
+        code, reason = close_code(ws)
+    assert code == 4401
+    assert "token" in reason
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        pytest.param(lambda user: access_token(user, lifetime=timedelta(seconds=-1)), id="expired"),
+        pytest.param(lambda user: "eyJhbGciOiJIUzI1NiJ9.garbled.token", id="garbled"),
+        pytest.param(lambda user: str(RefreshToken.for_user(user)), id="refresh-token"),
+    ],
+)
+def test_unusable_token_is_closed_with_4401(live_url, trader, make_token):
+    with open_ws(live_url, make_token(trader)) as ws:
+        error = recv_json(ws)
+        code, reason = close_code(ws)
+    assert error["type"] == "error"
+    assert error["code"] == "unauthorized"
+    assert code == 4401
+    assert reason.startswith("Invalid access token")
+
+
+def test_token_of_a_deactivated_user_is_refused(live_url, trader):
+    token = access_token(trader)
+    trader.is_active = False
+    trader.save()
+    with open_ws(live_url, token) as ws:
+        assert close_code(ws)[0] == 4401
+
+
+def test_open_connection_is_closed_with_4401_when_its_token_expires(live_url, trader):
+    with open_ws(live_url, access_token(trader, lifetime=timedelta(seconds=2))) as ws:
+        send_json(ws, {"action": "ping"})
+        assert recv_json(ws) == {"type": "pong"}
+        assert recv_json(ws) == {
+            "type": "error",
+            "code": "token_expired",
+            "message": "The access token has expired.",
+        }
+        assert close_code(ws) == (4401, "The access token has expired.")

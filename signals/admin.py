@@ -1,0 +1,147 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from accounts.exceptions import ApplicationError
+from signals import selectors, services
+from signals.models import Signal, Status
+
+BADGE_COLOURS = {
+    Status.ACTIVE: "#1d72b8",
+    Status.COMPLETED: "#2e7d32",
+    Status.CANCELLED: "#757575",
+}
+
+
+class SignalForm(forms.ModelForm):
+    """Runs the services' rules, so the admin shows exactly the API's errors, per field."""
+
+    class Meta:
+        model = Signal
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        signal = self.instance if self.instance.pk else None
+        try:
+            services.signal_clean(signal=signal, data=cleaned)
+        except ApplicationError as error:
+            for field, reasons in error.errors.items():
+                if field in self.errors:
+                    continue  # the form already said why this field is unusable
+                for reason in reasons:
+                    self.add_error(field if field in self.fields else None, reason)
+        return cleaned
+
+    def _get_validation_exclusions(self) -> set[str]:
+        # clean() ran every rule through the services, which also fill in what the model's
+        # own checks would miss (the underlying read from the symbol): don't repeat them.
+        return {field.name for field in self.instance._meta.fields}
+
+
+ADD_FIELDSETS = [
+    ("Option", {"fields": ["symbol", "underlying", "option_type", "strike", "expiry"]}),
+    (
+        "Trade",
+        {"fields": ["signal_type", "entry_price", "target_price", "stop_loss", "quantity"]},
+    ),
+    (None, {"fields": ["confidence", "notes"]}),
+]
+CHANGE_FIELDSETS = [
+    *ADD_FIELDSETS,
+    ("Status", {"fields": ["status", "exit_price", "outcome", "closed_at"]}),
+    ("Record", {"fields": ["user", "created_at", "updated_at"]}),
+]
+
+
+@admin.register(Signal)
+class SignalAdmin(admin.ModelAdmin):
+    form = SignalForm
+    list_display = [
+        "symbol",
+        "signal_type",
+        "option_type",
+        "underlying",
+        "entry_price",
+        "target_price",
+        "stop_loss",
+        "status_badge",
+        "outcome",
+        "exit_price",
+        "user",
+        "created_at",
+    ]
+    list_filter = ["status", "signal_type", "option_type", "underlying", "outcome"]
+    search_fields = ["symbol", "notes", "user__email", "user__name"]
+    readonly_fields = ["user", "outcome", "closed_at", "created_at", "updated_at"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    actions = ["cancel_selected", "close_selected_at_latest_price"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Signal | None = None) -> list:
+        return CHANGE_FIELDSETS if obj else ADD_FIELDSETS
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Signal) -> str:
+        return format_html(
+            '<span style="background:{};color:#fff;padding:2px 8px;border-radius:8px">{}</span>',
+            BADGE_COLOURS[obj.status],
+            obj.get_status_display(),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Signal, form: SignalForm, change: bool) -> None:
+        # Writes go through the services (author, conditional updates, live events).
+        if not change:
+            obj.pk = services.signal_create(author=request.user, data=form.cleaned_data).pk
+            return
+        try:
+            services.signal_update(signal=Signal.objects.get(pk=obj.pk), data=form.cleaned_data)
+        except ApplicationError as error:
+            # The feed closed it between the form check and this save: nothing was written.
+            self.message_user(request, f"Not saved: {error.message}", messages.ERROR)
+
+    def _apply(
+        self, request: HttpRequest, queryset: QuerySet[Signal], write: Any
+    ) -> tuple[int, list[str]]:
+        done, refused = 0, []
+        for signal in queryset:
+            try:
+                write(signal)
+            except ApplicationError as error:
+                refused.append(f"{signal}: {error.message}")
+            else:
+                done += 1
+        return done, refused
+
+    def _report(self, request: HttpRequest, verb: str, done: int, refused: list[str]) -> None:
+        if done:
+            self.message_user(request, f"{verb} {done} signal(s).", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, f"Not {verb.lower()}: {reason}", messages.WARNING)
+
+    @admin.action(description="Cancel selected signals")
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Signal]) -> None:
+        done, refused = self._apply(request, queryset, lambda s: services.signal_cancel(signal=s))
+        self._report(request, "Cancelled", done, refused)
+
+    @admin.action(description="Close selected signals at their latest stored price")
+    def close_selected_at_latest_price(
+        self, request: HttpRequest, queryset: QuerySet[Signal]
+    ) -> None:
+        signals = list(queryset)
+        prices = selectors.latest_prices(symbols={signal.symbol for signal in signals})
+        no_price = [s for s in signals if s.symbol not in prices]
+        priced = [s for s in signals if s.symbol in prices]
+
+        def close(signal: Signal) -> None:
+            services.signal_close(signal=signal, exit_price=prices[signal.symbol])
+
+        done, refused = self._apply(request, priced, close)
+        refused += [
+            f"{s}: no stored price for {s.symbol}; close it from its page." for s in no_price
+        ]
+        self._report(request, "Closed", done, refused)

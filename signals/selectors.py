@@ -1,0 +1,133 @@
+"""Signal reads: lists, lookups for tracking, and performance figures."""
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+    When,
+)
+
+from accounts.models import User
+from marketdata.selectors import latest_ticks
+from signals.models import Signal, SignalType, Status, Underlying
+
+LIST_FILTERS = ("status", "symbol", "underlying", "option_type", "signal_type")
+
+
+def signal_list(*, filters: Mapping[str, Any]) -> QuerySet[Signal]:
+    """Signals matching the already validated `filters`, in the requested order."""
+    query = Q(**{field: filters[field] for field in LIST_FILTERS if filters.get(field)})
+    if filters.get("created_from"):
+        query &= Q(created_at__gte=filters["created_from"])
+    if filters.get("created_to"):
+        query &= Q(created_at__lte=filters["created_to"])
+    ordering = filters.get("ordering") or "-created_at"
+    # The id tie-break keeps pages stable when timestamps or prices repeat.
+    tie_break = "-id" if ordering.startswith("-") else "id"
+    return Signal.objects.select_related("user").filter(query).order_by(ordering, tie_break)
+
+
+def signal_get(*, pk: Any) -> Signal:
+    return Signal.objects.select_related("user").get(pk=pk)
+
+
+def signals_active_for(*, symbols: Iterable[str]) -> list[Signal]:
+    return list(Signal.objects.filter(status=Status.ACTIVE, symbol__in=list(symbols)))
+
+
+def signals_active_expired(*, cutoff: Mapping[str, date]) -> list[Signal]:
+    return list(Signal.objects.filter(status=Status.ACTIVE, **cutoff))
+
+
+def latest_prices(*, symbols: Iterable[str]) -> dict[str, float]:
+    """The last stored price of each option symbol (index levels are not option prices)."""
+    wanted = sorted(set(symbols) - set(Underlying.values))
+    if not wanted:
+        return {}
+    return {tick.symbol: tick.ltpc for tick in latest_ticks(symbols=wanted)}
+
+
+# --- Performance -------------------------------------------------------------------------
+
+POINTS = Case(
+    When(signal_type=SignalType.SELL, then=F("entry_price") - F("exit_price")),
+    default=F("exit_price") - F("entry_price"),
+    output_field=FloatField(),
+)
+HOLDING = ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField())
+
+
+def _closed_in(start: datetime | None, end: datetime | None) -> QuerySet[Signal]:
+    closed = Signal.objects.filter(status=Status.COMPLETED, exit_price__isnull=False)
+    if start:
+        closed = closed.filter(closed_at__gte=start)
+    if end:
+        closed = closed.filter(closed_at__lte=end)
+    return closed.annotate(points=POINTS, holding=HOLDING)
+
+
+def _seconds(value: timedelta | float | None) -> float | None:
+    # SQLite hands back the average interval as microseconds, PostgreSQL as an interval.
+    if value is None:
+        return None
+    micros = value / timedelta(microseconds=1) if isinstance(value, timedelta) else value
+    return round(micros / 1_000_000, 3)
+
+
+def _figures(row: Mapping[str, Any]) -> dict[str, Any]:
+    count = row["count"]
+    return {
+        "count": count,
+        "wins": row["wins"],
+        "win_rate": round(row["wins"] / count, 4) if count else None,
+        "average_points": round(row["average_points"], 4),
+        "total_points": round(row["total_points"], 4),
+        "average_holding_seconds": _seconds(row["average_holding"]),
+    }
+
+
+def _grouped(closed: QuerySet[Signal], key: str) -> list[dict[str, Any]]:
+    rows = (
+        closed.values(key)
+        .annotate(
+            count=Count("id"),
+            wins=Count("id", filter=Q(points__gt=0)),
+            average_points=Avg("points"),
+            total_points=Sum("points"),
+            average_holding=Avg("holding"),
+        )
+        .order_by(key)
+    )
+    return [{key: row[key], **_figures(row)} for row in rows]
+
+
+def signal_performance(*, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    """Signals closed with an exit price in [start, end], per author and per underlying.
+
+    Points are per unit (exit - entry for a BUY, entry - exit for a SELL); a win gained
+    points; holding time runs from publication to close.
+    """
+    closed = _closed_in(start, end)
+    by_author = _grouped(closed, "user_id")
+    names = dict(
+        User.objects.filter(pk__in=[row["user_id"] for row in by_author]).values_list("pk", "name")
+    )
+    for row in by_author:
+        row["author_name"] = names.get(row["user_id"], "")
+    return {
+        "from": start,
+        "to": end,
+        "by_author": by_author,
+        "by_underlying": _grouped(closed, "underlying"),
+    }

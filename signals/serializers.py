@@ -1,0 +1,114 @@
+from rest_framework import serializers
+
+from accounts.serializers import IdField
+from signals.models import Signal
+
+
+class SignalOutputSerializer(serializers.ModelSerializer):
+    """The one signal shape, for the REST API and the live `signal` events."""
+
+    id = IdField()
+    user_id = IdField()
+    author_name = serializers.CharField(source="user.name", read_only=True)
+    points = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Signal
+        fields = [
+            "id",
+            "user_id",
+            "author_name",
+            "symbol",
+            "underlying",
+            "option_type",
+            "signal_type",
+            "entry_price",
+            "target_price",
+            "stop_loss",
+            "quantity",
+            "confidence",
+            "status",
+            "notes",
+            "strike",
+            "expiry",
+            "outcome",
+            "exit_price",
+            "points",
+            "closed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SignalInputSerializer(serializers.Serializer):
+    """Types only: the rules themselves live in signals.services, shared with the admin."""
+
+    symbol = serializers.CharField(max_length=64)
+    underlying = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    option_type = serializers.CharField(max_length=2, help_text="PE or CE")
+    signal_type = serializers.CharField(max_length=4, help_text="BUY or SELL")
+    entry_price = serializers.FloatField()
+    target_price = serializers.FloatField()
+    stop_loss = serializers.FloatField()
+    quantity = serializers.IntegerField()
+    confidence = serializers.IntegerField(help_text="0-100")
+    notes = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    strike = serializers.FloatField(required=False, allow_null=True)
+    expiry = serializers.DateField(required=False, allow_null=True)
+
+
+class SignalUpdateInputSerializer(SignalInputSerializer):
+    """Every field optional; `status` COMPLETED (with `exit_price`) or CANCELLED closes."""
+
+    status = serializers.CharField(required=False, max_length=9)
+    exit_price = serializers.FloatField(required=False)
+
+
+class SignalCloseInputSerializer(serializers.Serializer):
+    exit_price = serializers.FloatField()
+
+
+class PerformanceQuerySerializer(serializers.Serializer):
+    from_ = serializers.DateTimeField(required=False)
+    to = serializers.DateTimeField(required=False)
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # `from` is a keyword in Python
+        return fields
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("from") and attrs.get("to") and attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": ["Must not be before `from`."]})
+        return attrs
+
+
+class PerformanceFiguresSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    win_rate = serializers.FloatField(allow_null=True, help_text="wins / count, 0-1")
+    average_points = serializers.FloatField()
+    total_points = serializers.FloatField()
+    average_holding_seconds = serializers.FloatField(allow_null=True)
+
+
+class AuthorPerformanceSerializer(PerformanceFiguresSerializer):
+    user_id = IdField()
+    author_name = serializers.CharField()
+
+
+class UnderlyingPerformanceSerializer(PerformanceFiguresSerializer):
+    underlying = serializers.CharField()
+
+
+class PerformanceSerializer(serializers.Serializer):
+    from_ = serializers.DateTimeField(allow_null=True)
+    to = serializers.DateTimeField(allow_null=True)
+    by_author = AuthorPerformanceSerializer(many=True)
+    by_underlying = UnderlyingPerformanceSerializer(many=True)
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields

@@ -1,0 +1,98 @@
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.serializers import ErrorSerializer
+from signals import selectors, services
+from signals.filters import SignalFilterSerializer
+from signals.models import Signal
+from signals.pagination import SignalPagination
+from signals.permissions import IsStaffOrReadOnly
+from signals.serializers import (
+    PerformanceQuerySerializer,
+    PerformanceSerializer,
+    SignalCloseInputSerializer,
+    SignalInputSerializer,
+    SignalOutputSerializer,
+    SignalUpdateInputSerializer,
+)
+
+BAD_INPUT = OpenApiResponse(
+    ErrorSerializer, description="A rule was broken; `errors` names each field."
+)
+FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Only staff can change signals.")
+WRITE_ERRORS = {400: BAD_INPUT, 403: FORBIDDEN}
+
+
+@extend_schema(tags=["signals"])
+class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Option trading signals: everyone signed in reads them, staff publish and close them."""
+
+    permission_classes = [IsStaffOrReadOnly]
+    pagination_class = SignalPagination
+    serializer_class = SignalOutputSerializer
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Signal]:
+        if self.action != "list":
+            return selectors.signal_list(filters={})
+        query = SignalFilterSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.signal_list(filters=query.validated_data)
+
+    def _respond(self, signal: Signal, code: int = status.HTTP_200_OK) -> Response:
+        return Response(SignalOutputSerializer(signal).data, status=code)
+
+    @extend_schema(parameters=[SignalFilterSerializer])
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=SignalInputSerializer, responses={201: SignalOutputSerializer, **WRITE_ERRORS}
+    )
+    def create(self, request: Request) -> Response:
+        data = SignalInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        signal = services.signal_create(author=request.user, data=data.validated_data)
+        return self._respond(signal, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=SignalUpdateInputSerializer, responses={200: SignalOutputSerializer, **WRITE_ERRORS}
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        data = SignalUpdateInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        signal = services.signal_update(signal=self.get_object(), data=data.validated_data)
+        return self._respond(signal)
+
+    @extend_schema(request=None, responses={200: SignalOutputSerializer, **WRITE_ERRORS})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self._respond(services.signal_cancel(signal=self.get_object()))
+
+    @extend_schema(
+        request=SignalCloseInputSerializer, responses={200: SignalOutputSerializer, **WRITE_ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str) -> Response:
+        data = SignalCloseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        signal = services.signal_close(signal=self.get_object(), **data.validated_data)
+        return self._respond(signal)
+
+    @extend_schema(
+        parameters=[PerformanceQuerySerializer],
+        responses={200: PerformanceSerializer, 400: BAD_INPUT},
+        description="Signals closed with an exit price in the range, per author and per underlying.",
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def performance(self, request: Request) -> Response:
+        query = PerformanceQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        figures = selectors.signal_performance(
+            start=query.validated_data.get("from"), end=query.validated_data.get("to")
+        )
+        return Response(PerformanceSerializer(figures).data)
