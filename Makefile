@@ -8,7 +8,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate test test-sqlite test-postgres test-mongodb lint format migrations bench
+.PHONY: help install run migrate test test-sqlite test-postgres test-mongodb lint format migrations bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -24,9 +24,9 @@ install: $(STAMP) ## Create .venv and install the pinned requirements
 migrate: install ## Apply migrations to the configured store
 	$(PY) manage.py migrate --noinput
 
-run: migrate ## Set up and serve the API and /ws on http://127.0.0.1:8000 (embedded defaults)
+run: migrate ## Set up, then serve the API, /ws and the feed on http://127.0.0.1:8000
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(VENV)/bin/daphne -b 127.0.0.1 -p 8000 trading_signals.asgi:application
+	$(PY) manage.py serve --bind 127.0.0.1 --port 8000 --ignore-market-hours
 
 test: install ## Set up and run the whole suite on SQLite, then PostgreSQL (and MongoDB if MONGODB_URL)
 	$(MAKE) --no-print-directory test-sqlite
@@ -60,3 +60,12 @@ format: install ## Apply ruff's formatting and safe fixes
 migrations: install ## Regenerate both migration sets (SQL and MongoDB) so they never drift
 	env -u MONGODB_URL $(PY) manage.py makemigrations
 	MONGODB_URL=mongodb://127.0.0.1:27017 $(PY) manage.py makemigrations_mongo
+
+BENCHES := parser ingest api feed ws
+
+bench: install ## Run every benchmark in bench/ (needs PostgreSQL and Redis as for make test)
+	@for name in $(BENCHES); do $(MAKE) --no-print-directory bench-$$name || exit 1; done
+
+bench-%: install ## Run one benchmark: bench-parser, bench-ingest, bench-api, bench-feed, bench-ws
+	@echo "== bench/$* =="
+	REDIS_URL=$(TEST_REDIS_URL) BENCH_POSTGRES_URL=$(POSTGRES_TEST_URL) $(PY) bench/$*/run.py
