@@ -1,13 +1,11 @@
-from importlib import import_module
-
 import pytest
 from django.apps import apps
 from django.core.cache import cache
-from django.db.migrations.loader import MigrationLoader
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import auth_login
+from marketdata.indices import seed as seed_indices
 
 PASSWORD = "Correct-Horse-42"
 
@@ -33,8 +31,7 @@ def _seeded_rows(request: pytest.FixtureRequest) -> None:
     starts from the database that `migrate` leaves, whatever ran before it."""
     if _runs_in_transactional_db(request):
         request.getfixturevalue("transactional_db")
-        module, _ = MigrationLoader.migrations_module("marketdata")
-        import_module(f"{module}.0002_seed_instruments").seed(apps, None)
+        seed_indices(apps, None)
 
 
 @pytest.fixture

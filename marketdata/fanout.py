@@ -12,6 +12,10 @@ unsent one with the same key (a newer tick of a symbol replaces an older unsent 
 slow client costs a bounded amount of memory and still gets the latest price. Any other
 message arriving at a full mailbox drops the oldest one (counted, and logged once).
 
+A group message may carry a list `texts` instead of one `text`: it stands for one message per
+text, in order (a publisher sends a batch of a symbol's ticks as one Redis message; each
+consumer still gets, and conflates, one message per tick).
+
 Channel names are process-local: `send()` reaches channels of this process only.
 """
 
@@ -162,6 +166,15 @@ class _RedisListener:
         await self._client.aclose()
 
 
+def expanded(message: Message) -> list[Message]:
+    """A message with `texts` stands for one message per text, in order, each with `text`."""
+    texts = message.get("texts")
+    if texts is None:
+        return [message]
+    common = {key: value for key, value in message.items() if key != "texts"}
+    return [{**common, "text": text} for text in texts]
+
+
 def pack(message: Message) -> bytes:
     return msgpack.packb(message, use_bin_type=True)
 
@@ -241,8 +254,14 @@ class FanoutChannelLayer(BaseChannelLayer):
             self._deliver(group, message)
 
     def _deliver(self, group: str, message: Message) -> None:
-        for channel in self._groups.get(group, ()):
-            self._mailboxes[channel].put(message)
+        channels = self._groups.get(group)
+        if not channels:
+            return
+        messages = expanded(message)
+        for channel in channels:
+            put = self._mailboxes[channel].put
+            for item in messages:
+                put(item)
 
     # --- The channel layer API -------------------------------------------------------------
 

@@ -306,8 +306,9 @@ def _option_ticks_by_symbol(ticks: Iterable[Tick]) -> dict[str, list[Tick]]:
     decides an option signal.
     """
     by_symbol: dict[str, list[Tick]] = defaultdict(list)
+    underlyings = set(Underlying.values)  # the enum builds this list anew on each access
     for tick in ticks:
-        if tick.symbol not in Underlying.values:
+        if tick.symbol not in underlyings:
             by_symbol[tick.symbol].append(tick)
     for series in by_symbol.values():
         series.sort(key=lambda tick: tick.received_at)

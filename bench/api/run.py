@@ -10,7 +10,6 @@ through the whole Django stack (middleware, JWT authentication, DRF) via the tes
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -18,7 +17,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.common import run_per_backend, setup_django
+
 IST = ZoneInfo("Asia/Kolkata")
 TOTAL_TICKS = 1_000_000
 SYMBOLS = {
@@ -27,15 +28,6 @@ SYMBOLS = {
 }  # fmt: skip
 FIRST_DAY = date(2025, 1, 6)
 RUNS = 50
-
-
-def _setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_signals.settings")
-    os.environ.pop("MONGODB_URL", None)
-    import django
-
-    django.setup()
 
 
 def _trading_days():
@@ -113,7 +105,7 @@ def _plans(day: date) -> None:
 
 
 def measure(backend: str) -> None:
-    _setup_django()
+    setup_django()
     from django.db import connection
     from django.test import Client
     from rest_framework_simplejwt.tokens import RefreshToken
@@ -149,12 +141,7 @@ def main() -> None:
         return
     default_sqlite = Path(tempfile.gettempdir()) / "trading_signals_bench_api.sqlite3"
     sqlite = os.environ.get("BENCH_SQLITE_PATH", str(default_sqlite))
-    postgres = os.environ.get(
-        "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/trading_signals"
-    )
-    for backend, url in [("sqlite", f"sqlite:///{sqlite}"), ("postgresql", postgres)]:
-        env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "ERROR"}
-        subprocess.run([sys.executable, __file__, "--backend", backend], env=env, check=True)
+    run_per_backend(__file__, sqlite_url=f"sqlite:///{sqlite}", args=[], env={})
 
 
 if __name__ == "__main__":

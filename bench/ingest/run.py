@@ -8,8 +8,6 @@ repeated within the batch.
 """
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,7 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.common import run_per_backend, setup_django
+
 BATCH_SIZE = 2000
 BATCHES = 100
 SYMBOLS = {
@@ -25,15 +25,6 @@ SYMBOLS = {
     "MIDCPNIFTY": "99926074", "SENSEX": "99919000", "BANKEX": "99919012",
 }  # fmt: skip
 SESSION_OPEN = datetime(2025, 1, 6, 9, 15, tzinfo=ZoneInfo("Asia/Kolkata"))
-
-
-def _setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_signals.settings")
-    os.environ.pop("MONGODB_URL", None)
-    import django
-
-    django.setup()
 
 
 def _fresh_ticks(start: int, count: int) -> list:
@@ -68,7 +59,7 @@ def _batches() -> list[list]:
 
 
 def measure(backend: str) -> None:
-    _setup_django()
+    setup_django()
     from django.db import connection
 
     from marketdata.models import MarketData
@@ -102,17 +93,9 @@ def main() -> None:
     if args.backend:
         measure(args.backend)
         return
-    postgres = os.environ.get(
-        "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/trading_signals"
-    )
     print(f"tick_ingest, {BATCHES} batches, 10% duplicates, target >= 20,000 ticks/s")
     with tempfile.TemporaryDirectory() as tmp:
-        for backend, url in [
-            ("sqlite", f"sqlite:///{tmp}/bench.sqlite3"),
-            ("postgresql", postgres),
-        ]:
-            env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "ERROR"}
-            subprocess.run([sys.executable, __file__, "--backend", backend], env=env, check=True)
+        run_per_backend(__file__, sqlite_url=f"sqlite:///{tmp}/bench.sqlite3", args=[], env={})
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ async def bare_server(fd: int) -> None:
     import websockets
     from channels.layers import get_channel_layer
 
-    from marketdata.fanout import unpack
+    from marketdata.fanout import expanded, unpack
     from marketdata.live import tick_group
 
     clients: set = set()
@@ -88,7 +88,8 @@ async def bare_server(fd: int) -> None:
     async with websockets.serve(handler, sock=sock, process_request=health, compression=None):
         async for message in pubsub.listen():
             if message["type"] == "message":
-                websockets.broadcast(clients, unpack(message["data"])["text"])
+                for item in expanded(unpack(message["data"])):
+                    websockets.broadcast(clients, item["text"])
 
 
 # --- The load generator (this process) ----------------------------------------------------

@@ -6,7 +6,6 @@ in memory, so it is copied to a file for the child and copied back when the chil
 """
 
 import contextlib
-import importlib
 import os
 import socket
 import sqlite3
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.db import connection
 
@@ -42,14 +40,8 @@ class FeedDatabase:
                 child.backup(connection.connection)
 
 
-def instruments_seed() -> None:
-    """Transactional tests empty every table after each test, the seeded indices included."""
-    importlib.import_module("marketdata.migrations.0002_seed_instruments").seed(apps, None)
-
-
 def feed_database(tmp_path: Path) -> FeedDatabase:
     """Call from a `transactional_db` test or fixture."""
-    instruments_seed()
     config = connection.settings_dict
     if connection.vendor == "sqlite":
         path = tmp_path / "feed.sqlite3"

@@ -16,7 +16,6 @@ from marketdata.live import tick_group
 from marketdata.models import MarketData
 from marketdata.selectors import health_report
 from marketdata.tests.conftest import TRADING_DAY, make_tick, make_ticks
-from marketdata.tests.feed.feedprocess import instruments_seed
 from marketdata.ticks import Tick
 
 EMBEDDED_LAYER = {"default": {"BACKEND": "marketdata.fanout.FanoutChannelLayer"}}
@@ -89,7 +88,6 @@ def test_buffer_keeps_the_newest_ticks_and_reports_the_dropped_oldest():
 @pytest.mark.django_db(transaction=True)
 @override_settings(CHANNEL_LAYERS=EMBEDDED_LAYER)
 def test_stored_ticks_are_counted_and_pushed_to_subscribers(log_dir, market_clock):
-    instruments_seed()
     first = make_ticks(5, "NIFTY")
     again = [*first[:2], make_tick("NIFTY", at=TRADING_DAY.replace(hour=9))]  # 2 dupes, 1 early
     pipeline = FeedPipeline(source=ListSource(first, again), config=_config())
@@ -121,7 +119,6 @@ def test_stored_ticks_are_counted_and_pushed_to_subscribers(log_dir, market_cloc
 
 @pytest.mark.django_db(transaction=True)
 def test_stop_stores_ticks_still_waiting_for_a_flush(log_dir, market_clock):
-    instruments_seed()
     pipeline = FeedPipeline(
         source=ListSource(make_ticks(30)), config=_config(flush_seconds=3600, flush_ticks=1000)
     )

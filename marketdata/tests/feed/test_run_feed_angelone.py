@@ -15,7 +15,6 @@ from marketdata.tests.feed.feedprocess import (
     feed_finish,
     feed_start,
     feeds_kill,
-    instruments_seed,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +28,6 @@ def _clean(tmp_path):
 
 
 def test_login_subscribe_frames_rows_stored(angelone_settings):
-    instruments_seed()
     # The peer stamps frames with the (travelled) wall clock: inside the session.
     with time_machine.travel(TRADING_DAY, tick=True):
         call_command("run_feed", "--symbols=NIFTY,SENSEX", "--mode=quote", "--duration=1.5")

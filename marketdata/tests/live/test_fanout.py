@@ -68,3 +68,20 @@ def test_async_publish_reaches_a_consumer_in_the_same_process_without_redis():
     assert pushed["type"] == "tick"
     assert pushed["seq"] == 1
     assert pushed["tick"]["symbol"] == "NIFTY"
+
+
+@override_settings(CHANNEL_LAYERS=IN_PROCESS)
+def test_a_published_batch_reaches_a_subscriber_as_one_message_per_tick_in_order():
+    async def scenario() -> list[dict]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(live.tick_group("NIFTY"), channel)
+        prices = [23500.0, 77000.0, 23501.0, 23502.0]
+        symbols = ["NIFTY", "SENSEX", "NIFTY", "NIFTY"]
+        live.ticks_publish(ticks=[tick(s, p) for s, p in zip(symbols, prices, strict=True)])
+        return [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(3)]
+
+    pushed = [json.loads(message["text"]) for message in asyncio.run(scenario())]
+
+    assert [p["tick"]["ltpc"] for p in pushed] == [23500.0, 23501.0, 23502.0]
+    assert [p["seq"] for p in pushed] == [1, 2, 3]
