@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/bench
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -68,4 +69,4 @@ bench: install ## Run every benchmark in bench/ (needs PostgreSQL and Redis as f
 
 bench-%: install ## Run one benchmark: bench-parser, bench-ingest, bench-api, bench-feed, bench-ws
 	@echo "== bench/$* =="
-	REDIS_URL=$(TEST_REDIS_URL) BENCH_POSTGRES_URL=$(POSTGRES_TEST_URL) $(PY) bench/$*/run.py
+	REDIS_URL=$(TEST_REDIS_URL) BENCH_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(PY) bench/$*/run.py
