@@ -5,6 +5,7 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -29,6 +30,12 @@ THROTTLED = OpenApiResponse(
 )
 
 
+def _validated(serializer_class: type[Serializer], request: Request) -> dict:
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data.validated_data
+
+
 class PublicAuthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -48,9 +55,7 @@ class RegisterView(PublicAuthView):
         responses={201: UserOutputSerializer, 400: BAD_INPUT, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
-        data = RegisterInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = services.user_create(**data.validated_data)
+        user = services.user_create(**_validated(RegisterInputSerializer, request))
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -64,9 +69,7 @@ class LoginView(PublicAuthView):
         responses={200: TokenPairSerializer, 400: BAD_INPUT, 401: UNAUTHORIZED, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
-        data = LoginInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        pair = services.auth_login(**data.validated_data)
+        pair = services.auth_login(**_validated(LoginInputSerializer, request))
         return Response(TokenPairSerializer(asdict(pair)).data)
 
 
@@ -78,9 +81,7 @@ class RefreshView(PublicAuthView):
         description="Rotates the pair: the refresh token sent is blacklisted.",
     )
     def post(self, request: Request) -> Response:
-        data = RefreshInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        pair = services.auth_refresh(**data.validated_data)
+        pair = services.auth_refresh(**_validated(RefreshInputSerializer, request))
         return Response(TokenPairSerializer(asdict(pair)).data)
 
 
@@ -92,9 +93,7 @@ class LogoutView(PublicAuthView):
         description="Blacklists the refresh token. Access tokens expire on their own.",
     )
     def post(self, request: Request) -> Response:
-        data = RefreshInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.auth_logout(**data.validated_data)
+        services.auth_logout(**_validated(RefreshInputSerializer, request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
