@@ -16,13 +16,27 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
+def env_bool(name: str, *, default: bool) -> bool:
+    """A boolean variable; anything but a clear yes or no stops the start-up."""
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS | FALSE_WORDS:
+        return raw in TRUE_WORDS
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
 INSECURE_SECRET_KEY = "insecure-development-key-change-me"  # noqa: S105 - refused in production
 
 APP_NAME = env.str("APP_NAME", default="Trading Signals API")
 APP_VERSION = "1.0.0"
 ENVIRONMENT = env.str("ENVIRONMENT", default="development")
 IS_PRODUCTION = ENVIRONMENT == "production"
-DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
+DEBUG = env_bool("DEBUG", default=not IS_PRODUCTION)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
 
 if IS_PRODUCTION and SECRET_KEY == INSECURE_SECRET_KEY:
@@ -260,7 +274,7 @@ LOGGING = {
 # --- Production hardening (manage.py check --deploy is clean with ENVIRONMENT=production) ---
 if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

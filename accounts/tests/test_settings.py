@@ -38,6 +38,13 @@ def test_production_refuses_debug():
     assert "DEBUG=True" in result.stderr
 
 
+def test_a_boolean_that_is_neither_true_nor_false_stops_the_start_up():
+    result = run_django(["check"], DEBUG="maybe")
+
+    assert result.returncode != 0
+    assert "DEBUG must be true or false" in result.stderr
+
+
 def test_deploy_check_is_clean_under_production_settings():
     result = run_django(
         ["check", "--deploy", "--fail-level", "WARNING"],
