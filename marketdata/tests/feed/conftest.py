@@ -1,8 +1,10 @@
 from collections.abc import Iterator
 
 import pytest
+from django.test import override_settings
 
 from marketdata.tests.feed.angelone_peer import AngelOnePeer
+from marketdata.tests.feed.feedprocess import feeds_kill
 
 
 @pytest.fixture
@@ -21,3 +23,11 @@ def angelone_settings(settings, angelone_peer: AngelOnePeer) -> AngelOnePeer:
     for name, value in angelone_peer.credentials.as_settings().items():
         setattr(settings, name, value)
     return angelone_peer
+
+
+@pytest.fixture
+def feed_sandbox(tmp_path) -> Iterator[None]:
+    """Heartbeat and logs in this test's folder; no feed process outlives the test."""
+    with override_settings(LOG_DIR=tmp_path):
+        yield
+    feeds_kill()

@@ -3,7 +3,6 @@
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.test import override_settings
 
 from marketdata.feed.heartbeat import heartbeat_read
 from marketdata.models import MarketData
@@ -14,17 +13,9 @@ from marketdata.tests.feed.feedprocess import (
     feed_env,
     feed_finish,
     feed_start,
-    feeds_kill,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _clean(tmp_path):
-    with override_settings(LOG_DIR=tmp_path):
-        yield
-    feeds_kill()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("feed_sandbox")]
 
 
 def test_login_subscribe_frames_rows_stored(angelone_settings):

@@ -10,7 +10,6 @@ import signal
 import time
 
 import pytest
-from django.test import override_settings
 from websockets.sync.client import connect
 
 from accounts.services import auth_login
@@ -21,17 +20,9 @@ from marketdata.tests.feed.feedprocess import (
     feed_env,
     feed_finish,
     feed_start,
-    feeds_kill,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _clean(tmp_path):
-    with override_settings(LOG_DIR=tmp_path):
-        yield
-    feeds_kill()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("feed_sandbox")]
 
 
 def _listening_port(process) -> int:
