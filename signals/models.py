@@ -2,14 +2,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from marketdata.indices import INDICES
 
-class Underlying(models.TextChoices):
-    NIFTY = "NIFTY", "NIFTY 50"
-    BANKNIFTY = "BANKNIFTY", "NIFTY BANK"
-    FINNIFTY = "FINNIFTY", "NIFTY FIN SERVICE"
-    MIDCPNIFTY = "MIDCPNIFTY", "NIFTY MIDCAP SELECT"
-    SENSEX = "SENSEX", "SENSEX"
-    BANKEX = "BANKEX", "BANKEX"
+# The six streamed indices, from the one table that seeds them.
+Underlying = models.TextChoices(
+    "Underlying", [(symbol, (symbol, name)) for _token, symbol, name, _exchange, _type in INDICES]
+)
 
 
 class OptionType(models.TextChoices):

@@ -18,14 +18,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.common import run_per_backend, setup_django
+from bench.common import INDEX_TOKENS, run_per_backend, setup_django
 
 IST = ZoneInfo("Asia/Kolkata")
 TOTAL_TICKS = 1_000_000
-SYMBOLS = {
-    "NIFTY": "99926000", "BANKNIFTY": "99926009", "FINNIFTY": "99926037",
-    "MIDCPNIFTY": "99926074", "SENSEX": "99919000", "BANKEX": "99919012",
-}  # fmt: skip
+SYMBOLS = {symbol: token for symbol, (token, _kind) in INDEX_TOKENS.items()}
 FIRST_DAY = date(2025, 1, 6)
 RUNS = 50
 

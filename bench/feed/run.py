@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.common import run_per_backend, setup_django
+from bench.common import INDEX_TOKENS, run_per_backend, setup_django
 
 SESSION_OPEN_MS = 1_736_135_100_000  # 2025-01-06 09:15 IST, a trading Monday
 TARGET = 20_000
@@ -39,8 +39,7 @@ def _frames(count: int, first: int) -> list[bytes]:
     from marketdata.tests.feed.angelone_peer import random_frame
 
     rng = random.Random(first)
-    tokens = [("99926000", 1), ("99926009", 1), ("99926037", 1), ("99926074", 1),
-              ("99919000", 3), ("99919012", 3)]  # fmt: skip
+    tokens = list(INDEX_TOKENS.values())
     return [
         random_frame(
             rng,

@@ -23,18 +23,12 @@ import django
 
 django.setup()
 
+from bench.common import INDEX_TOKENS  # noqa: E402
 from marketdata.feed.parser import LTP, QUOTE, SNAP_QUOTE, FeedInstrument, FrameParser  # noqa: E402
 from marketdata.feed.smartapi import _smart_connect_class  # noqa: E402
 from marketdata.tests.feed.angelone_peer import random_frame  # noqa: E402
 
-INSTRUMENTS = [
-    FeedInstrument("NIFTY", "99926000", 1),
-    FeedInstrument("BANKNIFTY", "99926009", 1),
-    FeedInstrument("FINNIFTY", "99926037", 1),
-    FeedInstrument("MIDCPNIFTY", "99926074", 1),
-    FeedInstrument("SENSEX", "99919000", 3),
-    FeedInstrument("BANKEX", "99919012", 3),
-]
+INSTRUMENTS = [FeedInstrument(symbol, *tokens) for symbol, tokens in INDEX_TOKENS.items()]
 MODES = {"LTP": LTP, "QUOTE": QUOTE, "SNAP_QUOTE": SNAP_QUOTE}
 
 

@@ -28,7 +28,9 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BASE_DIR))
 
-SYMBOLS = ["NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY", "SENSEX", "BANKEX"]
+from bench.common import INDEX_TOKENS  # noqa: E402 - needs BASE_DIR on the path
+
+SYMBOLS = list(INDEX_TOKENS)
 VOLUME_KEY = '"volume":'  # the publisher puts its clock (microseconds) in the tick's volume
 
 
