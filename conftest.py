@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import auth_login
-from marketdata.indices import seed as seed_indices
+from marketdata.market_calendar import seed as seed_indices
 
 PASSWORD = "Correct-Horse-42"
 

@@ -1,26 +1,9 @@
-from typing import Any
+"""Input and output shapes of the auth endpoints."""
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-
-
-@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
-class IdField(serializers.Field):
-    """Integer keys on SQL stores, ObjectId strings on MongoDB."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("read_only", True)
-        super().__init__(**kwargs)
-
-    def to_representation(self, value: Any) -> int | str:
-        return value if isinstance(value, int) else str(value)
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+from trading_signals.api.serializers import IdField
 
 
 class RegisterInputSerializer(serializers.Serializer):

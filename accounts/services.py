@@ -9,8 +9,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.exceptions import ApplicationError, field_error
 from accounts.models import RevokedToken, User, normalize_email
+from trading_signals.api.errors import ApplicationError, field_error
 
 DUPLICATE_EMAIL = "A user with this email already exists."
 BAD_CREDENTIALS = "Invalid email or password."

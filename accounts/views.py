@@ -1,3 +1,5 @@
+"""The auth endpoints: register, login, refresh, logout and me."""
+
 from dataclasses import asdict
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -5,19 +7,19 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
 from accounts.serializers import (
-    ErrorSerializer,
     LoginInputSerializer,
     RefreshInputSerializer,
     RegisterInputSerializer,
     TokenPairSerializer,
     UserOutputSerializer,
 )
+from trading_signals.api.inputs import validated
+from trading_signals.api.serializers import ErrorSerializer
 
 BAD_INPUT = OpenApiResponse(
     ErrorSerializer, description="Invalid input; `errors` names each field."
@@ -28,12 +30,6 @@ UNAUTHORIZED = OpenApiResponse(
 THROTTLED = OpenApiResponse(
     ErrorSerializer, description="Too many attempts from this IP; see Retry-After."
 )
-
-
-def _validated(serializer_class: type[Serializer], request: Request) -> dict:
-    data = serializer_class(data=request.data)
-    data.is_valid(raise_exception=True)
-    return data.validated_data
 
 
 class PublicAuthView(APIView):
@@ -55,7 +51,7 @@ class RegisterView(PublicAuthView):
         responses={201: UserOutputSerializer, 400: BAD_INPUT, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
-        user = services.user_create(**_validated(RegisterInputSerializer, request))
+        user = services.user_create(**validated(RegisterInputSerializer, request.data))
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -69,7 +65,7 @@ class LoginView(PublicAuthView):
         responses={200: TokenPairSerializer, 400: BAD_INPUT, 401: UNAUTHORIZED, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
-        pair = services.auth_login(**_validated(LoginInputSerializer, request))
+        pair = services.auth_login(**validated(LoginInputSerializer, request.data))
         return Response(TokenPairSerializer(asdict(pair)).data)
 
 
@@ -81,7 +77,7 @@ class RefreshView(PublicAuthView):
         description="Rotates the pair: the refresh token sent is blacklisted.",
     )
     def post(self, request: Request) -> Response:
-        pair = services.auth_refresh(**_validated(RefreshInputSerializer, request))
+        pair = services.auth_refresh(**validated(RefreshInputSerializer, request.data))
         return Response(TokenPairSerializer(asdict(pair)).data)
 
 
@@ -93,7 +89,7 @@ class LogoutView(PublicAuthView):
         description="Blacklists the refresh token. Access tokens expire on their own.",
     )
     def post(self, request: Request) -> Response:
-        services.auth_logout(**_validated(RefreshInputSerializer, request))
+        services.auth_logout(**validated(RefreshInputSerializer, request.data))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

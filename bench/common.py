@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from marketdata.indices import INDICES  # noqa: E402 - needs ROOT on the path
+from marketdata.market_calendar import INDICES  # noqa: E402 - needs ROOT on the path
 
 # symbol -> (token, WebSocket exchange type), for the six streamed indices.
 INDEX_TOKENS = {symbol: (token, kind) for token, symbol, _name, _exchange, kind in INDICES}

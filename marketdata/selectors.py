@@ -1,57 +1,16 @@
-import logging
+"""Market data reads: latest ticks, filters, statistics and OHLC candles."""
+
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
-import redis
-from django.conf import settings
-from django.db import connection
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 
-from marketdata.feed.heartbeat import heartbeat_health
-from marketdata.market_hours import IST
+from marketdata import storage
+from marketdata.market_calendar import IST, ist_day, ist_day_bounds
 from marketdata.models import DailyCandle, Instrument, MarketData
-from marketdata.supervisor import supervisor_health
-
-logger = logging.getLogger(__name__)
-
-
-def _database_state() -> str:
-    try:
-        connection.ensure_connection()
-        if not settings.USES_MONGODB:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-        else:
-            connection.connection.admin.command("ping")
-    except Exception:
-        logger.exception("Database health check failed")
-        return "down"
-    return "ok"
-
-
-def _redis_state() -> str:
-    if not settings.REDIS_URL:
-        return "not configured"
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
-    except redis.RedisError:
-        logger.exception("Redis health check failed")
-        return "down"
-    return "ok"
-
-
-def health_report() -> dict[str, Any]:
-    """The state of each dependency; `healthy` is false when any configured one is down."""
-    checks = {
-        "database": _database_state(),
-        "redis": _redis_state(),
-        "feed": heartbeat_health(now=datetime.now(tz=UTC)),
-        "feed_supervisor": supervisor_health(),
-    }
-    return {"healthy": "down" not in checks.values(), "checks": checks}
 
 
 def _subscribed_symbols() -> list[str]:
@@ -134,13 +93,8 @@ def symbols_overview() -> list[dict[str, Any]]:
     ]
 
 
-def _ist_day_bounds(moment: datetime) -> tuple[datetime, datetime]:
-    start = datetime.combine(moment.astimezone(IST).date(), time(0), tzinfo=IST)
-    return start, start + timedelta(days=1)
-
-
 def _symbol_statistics(row: dict[str, Any], quality: dict[str, int], last: MarketData) -> dict:
-    day_start, day_end = _ist_day_bounds(last.received_at)
+    day_start, day_end = ist_day_bounds(ist_day(last.received_at))
     day = MarketData.objects.filter(
         symbol=row["symbol"], received_at__gte=day_start, received_at__lt=day_end
     ).aggregate(high=Max("ltpc"), low=Min("ltpc"))
@@ -172,7 +126,7 @@ def market_statistics(*, now: datetime) -> dict[str, Any]:
         quality[row["symbol"]][row["data_quality"]] = row["count"]
         totals[row["data_quality"]] += row["count"]
     latest = {tick.symbol: tick for tick in latest_ticks(symbols=[row["symbol"] for row in rows])}
-    today_start, _ = _ist_day_bounds(now)
+    today_start, _ = ist_day_bounds(ist_day(now))
     return {
         "symbols": [_symbol_statistics(r, quality[r["symbol"]], latest[r["symbol"]]) for r in rows],
         "totals": {
@@ -182,21 +136,6 @@ def market_statistics(*, now: datetime) -> dict[str, Any]:
             "today": MarketData.objects.filter(received_at__gte=today_start).count(),
         },
     }
-
-
-def instruments_search(
-    *,
-    search: str = "",
-    exchange: str | None = None,
-    instrument_type: str | None = None,
-    expiry: date | None = None,
-) -> QuerySet[Instrument]:
-    """Instruments whose symbol starts with, or name contains, `search` (any case)."""
-    instruments = Instrument.objects.all()
-    if search:
-        instruments = instruments.filter(Q(symbol__istartswith=search) | Q(name__icontains=search))
-    conditions = {"exchange": exchange, "instrument_type": instrument_type, "expiry": expiry}
-    return instruments.filter(**{k: v for k, v in conditions.items() if v is not None})
 
 
 # --- OHLC candles, computed by the database ---
@@ -218,89 +157,9 @@ class Candle:
     ticks: int
 
 
-_EPOCH_SQL = {
-    "sqlite": "CAST(strftime('%%s', received_at) AS INTEGER)",
-    "postgresql": "FLOOR(EXTRACT(EPOCH FROM received_at))::bigint",
-}
-
-# Buckets are whole multiples of the interval counted from an IST midnight; open and close
-# are the first and last price of each bucket by time.
-_CANDLES_SQL = """
-WITH bucketed AS (
-    SELECT ((({epoch}) + {offset}) / %s) * %s - {offset} AS bucket, received_at, ltpc, volume
-    FROM market_data
-    WHERE symbol = %s AND received_at >= %s AND received_at < %s
-), ranked AS (
-    SELECT bucket, ltpc, volume,
-        FIRST_VALUE(ltpc) OVER (PARTITION BY bucket ORDER BY received_at) AS first_price,
-        FIRST_VALUE(ltpc) OVER (PARTITION BY bucket ORDER BY received_at DESC) AS last_price
-    FROM bucketed
-)
-SELECT bucket, MAX(first_price), MAX(ltpc), MIN(ltpc), MAX(last_price),
-    MAX(volume) - MIN(volume), COUNT(*)
-FROM ranked GROUP BY bucket ORDER BY bucket
-"""
-
-
-def _candle_rows_sql(symbol: str, step: int, start: datetime, end: datetime) -> list[tuple]:
-    sql = _CANDLES_SQL.format(epoch=_EPOCH_SQL[connection.vendor], offset=IST_OFFSET_SECONDS)
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [step, step, symbol, adapt(start), adapt(end)])
-        return cursor.fetchall()
-
-
-def _candle_rows_mongodb(symbol: str, step: int, start: datetime, end: datetime) -> list[tuple]:
-    step_ms, offset_ms = step * 1000, IST_OFFSET_SECONDS * 1000
-    shifted = {"$add": [{"$toLong": "$received_at"}, offset_ms]}
-    bucket_ms = {
-        "$subtract": [
-            {"$multiply": [{"$floor": {"$divide": [shifted, step_ms]}}, step_ms]},
-            offset_ms,
-        ]
-    }
-    pipeline = [
-        {"$match": {"symbol": symbol, "received_at": {"$gte": start, "$lt": end}}},
-        {"$sort": {"received_at": 1}},
-        {
-            "$group": {
-                "_id": bucket_ms,
-                "open": {"$first": "$ltpc"},
-                "high": {"$max": "$ltpc"},
-                "low": {"$min": "$ltpc"},
-                "close": {"$last": "$ltpc"},
-                "volume_max": {"$max": "$volume"},
-                "volume_min": {"$min": "$volume"},
-                "ticks": {"$sum": 1},
-            }
-        },
-        {"$sort": {"_id": 1}},
-    ]
-    documents = connection.get_collection(MarketData._meta.db_table).aggregate(pipeline)
-    return [
-        (
-            int(doc["_id"]) // 1000,
-            doc["open"],
-            doc["high"],
-            doc["low"],
-            doc["close"],
-            None if doc["volume_max"] is None else doc["volume_max"] - doc["volume_min"],
-            doc["ticks"],
-        )
-        for doc in documents
-    ]
-
-
-_CANDLE_ROWS = {
-    "sqlite": _candle_rows_sql,
-    "postgresql": _candle_rows_sql,
-    "mongodb": _candle_rows_mongodb,
-}
-
-
 def tick_candles(*, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
     """OHLC candles of `symbol` in [start, end), aggregated by the database from the ticks."""
-    rows = _CANDLE_ROWS[connection.vendor](symbol, INTERVALS[interval], start, end)
+    rows = storage.candle_rows(symbol=symbol, step=INTERVALS[interval], start=start, end=end)
     return [Candle(datetime.fromtimestamp(bucket, tz=IST), *values) for bucket, *values in rows]
 
 
@@ -328,3 +187,14 @@ def candles_for(*, symbol: str, interval: str, start: datetime, end: datetime) -
     if pending < end:
         candles += tick_candles(symbol=symbol, interval="1d", start=pending, end=end)
     return candles
+
+
+def minutes_without_ticks(*, symbol: str, minutes: list[datetime]) -> list[datetime]:
+    """Those of `minutes` (consecutive minute starts) in which `symbol` has no stored tick."""
+    if not minutes:
+        return []
+    candles = tick_candles(
+        symbol=symbol, interval="1m", start=minutes[0], end=minutes[-1] + timedelta(minutes=1)
+    )
+    seen = {candle.time for candle in candles}
+    return [minute for minute in minutes if minute not in seen]

@@ -1,24 +1,21 @@
 """Output shapes of the market data API; query-parameter serializers validate inputs."""
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketdata import selectors
-from marketdata.market_hours import IST
+from marketdata.live.render import tick_render
+from marketdata.market_calendar import IST
 from marketdata.models import DataQuality
-
-
-def _utc_iso(moment: datetime) -> str:
-    """DRF's DateTimeField output under TIME_ZONE=UTC, without its per-call timezone lookup."""
-    text = moment.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+from trading_signals.api.serializers import FromToSerializer
 
 
 class TickSerializer(serializers.Serializer):
-    """The one tick shape: renders a stored `MarketData` row or a `Tick` alike (REST and live)."""
+    """The tick shape's schema; `marketdata.live.render.tick_render` writes it (REST and live)."""
 
     symbol = serializers.CharField()
     token = serializers.CharField()
@@ -38,25 +35,8 @@ class TickSerializer(serializers.Serializer):
     is_realtime = serializers.BooleanField()
     depth = serializers.JSONField(allow_null=True)
 
-    _TEXT = ("symbol", "token", "exchange", "source", "data_quality")
-    _PRICES = ("ltpc", "ch", "chp", "open", "high", "low", "close")
-    _COUNTS = ("exchange_type", "volume")
-
-    def to_representation(self, instance: object) -> dict:
-        """The declared fields' output, without DRF's generic per-field machinery: that cost
-        ~20 us a tick, more than storing it, and every published tick passes through here."""
-        value = instance.__getattribute__
-        row: dict = {name: str(value(name)) for name in self._TEXT}
-        for name in self._PRICES:
-            price = value(name)
-            row[name] = None if price is None else float(price)
-        for name in self._COUNTS:
-            count = value(name)
-            row[name] = None if count is None else int(count)
-        row["received_at"] = _utc_iso(value("received_at"))
-        row["is_realtime"] = bool(value("is_realtime"))
-        row["depth"] = value("depth")
-        return {name: row[name] for name in self.fields}
+    def to_representation(self, instance: object) -> dict[str, Any]:
+        return tick_render(instance)
 
 
 class InstrumentSerializer(serializers.Serializer):
@@ -94,16 +74,10 @@ class CandleSerializer(serializers.Serializer):
     ticks = serializers.IntegerField()
 
 
-class ChartSerializer(serializers.Serializer):
+class ChartSerializer(FromToSerializer):
     symbol = serializers.CharField()
     interval = serializers.CharField()
     candles = CandleSerializer(many=True)
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        fields["from"] = serializers.DateTimeField(source="start")
-        fields["to"] = serializers.DateTimeField(source="end")
-        return fields
 
 
 class SymbolStatisticsSerializer(serializers.Serializer):
@@ -161,14 +135,11 @@ class CommaListField(serializers.CharField):
         return sorted({item for item in items if item})
 
 
-class RangeQuerySerializer(serializers.Serializer):
+class RangeQuerySerializer(FromToSerializer):
     """`from` (inclusive) and `to` (exclusive); `from` must come before `to`."""
 
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        fields["from"] = ISTDateTimeField(required=False, source="start")
-        fields["to"] = ISTDateTimeField(required=False, source="end")
-        return fields
+    def from_to_field(self) -> serializers.Field:
+        return ISTDateTimeField(required=False)
 
     def validate(self, attrs: dict) -> dict:
         start, end = attrs.get("start"), attrs.get("end")

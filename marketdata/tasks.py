@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from celery import shared_task
 from django.conf import settings
 
-from marketdata import backfill, jobs, supervisor
-from marketdata.market_hours import IST
+from marketdata.market_calendar import IST, ist_day_bounds
+from marketdata.ops import backfill, daily, supervisor
 
 
 def _moment(value: str | None) -> datetime:
@@ -22,7 +22,11 @@ def _day(value: str | None) -> date:
 
 @shared_task(time_limit=60)
 def feed_supervise(now: str | None = None) -> str:
-    return supervisor.feed_supervise(now=_moment(now)).value
+    moment = _moment(now)
+    decision = supervisor.feed_supervise(now=moment)
+    if decision.backfill_from is not None:
+        ticks_backfill.delay(start=decision.backfill_from.isoformat(), end=moment.isoformat())
+    return decision.action.value
 
 
 @shared_task(time_limit=120)
@@ -34,15 +38,15 @@ def angelone_session_refresh() -> bool:
 def ticks_backfill(start: str | None = None, end: str | None = None) -> int:
     """Fill today's session so far (by default) from Angel One's 1-minute candles."""
     finish = _moment(end)
-    begin = _moment(start) if start else jobs.ist_day_bounds(finish.astimezone(IST).date())[0]
+    begin = _moment(start) if start else ist_day_bounds(finish.astimezone(IST).date())[0]
     return backfill.ticks_backfill(start=begin, end=finish).stored
 
 
 @shared_task(time_limit=600)
 def daily_candles_build(day: str | None = None) -> int:
-    return jobs.daily_candles_build(day=_day(day))
+    return daily.daily_candles_build(day=_day(day))
 
 
 @shared_task(time_limit=3600)
 def ticks_purge(now: str | None = None) -> int:
-    return jobs.ticks_purge(now=_moment(now), keep_days=settings.MARKETDATA_RETENTION_DAYS)
+    return daily.ticks_purge(now=_moment(now), keep_days=settings.MARKETDATA_RETENTION_DAYS)

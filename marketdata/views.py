@@ -1,23 +1,19 @@
-from django.conf import settings
+"""The market data API: latest ticks, a symbol's ticks, filters, charts, statistics, instruments."""
+
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    inline_serializer,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
-from rest_framework.views import APIView
 
-from accounts.serializers import ErrorSerializer
-from marketdata import selectors
+from marketdata import instruments, selectors
 from marketdata.models import Instrument, MarketData
 from marketdata.serializers import (
     ChartQuerySerializer,
@@ -31,81 +27,12 @@ from marketdata.serializers import (
     SymbolSerializer,
     TickSerializer,
 )
-
-HEALTH_SHAPE = inline_serializer(
-    "Health",
-    {
-        "healthy": serializers.BooleanField(),
-        "checks": serializers.DictField(child=serializers.CharField()),
-    },
-)
-
-
-class PublicView(APIView):
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-
-class HealthView(PublicView):
-    @extend_schema(
-        tags=["service"],
-        responses={
-            200: HEALTH_SHAPE,
-            503: HEALTH_SHAPE,
-        },
-    )
-    def get(self, request: Request) -> Response:
-        report = selectors.health_report()
-        code = status.HTTP_200_OK if report["healthy"] else status.HTTP_503_SERVICE_UNAVAILABLE
-        return Response(report, status=code)
-
-
-class RootView(PublicView):
-    @extend_schema(
-        tags=["service"],
-        responses={
-            200: inline_serializer(
-                "ApiInfo",
-                {
-                    name: serializers.CharField()
-                    for name in (
-                        "name",
-                        "version",
-                        "environment",
-                        "docs",
-                        "redoc",
-                        "openapi",
-                        "health",
-                    )
-                },
-            )
-        },
-    )
-    def get(self, request: Request) -> Response:
-        return Response(
-            {
-                "name": settings.APP_NAME,
-                "version": settings.APP_VERSION,
-                "environment": settings.ENVIRONMENT,
-                "docs": request.build_absolute_uri("/docs"),
-                "redoc": request.build_absolute_uri("/redoc"),
-                "openapi": request.build_absolute_uri("/openapi.json"),
-                "health": request.build_absolute_uri("/health"),
-            }
-        )
-
-
-# --- market data API ---
+from trading_signals.api.inputs import validated, whole_number_param
+from trading_signals.api.serializers import ErrorSerializer
 
 BAD_PARAMETER = OpenApiResponse(ErrorSerializer, description="`errors` names each bad parameter.")
 UNKNOWN_SYMBOL = OpenApiResponse(ErrorSerializer, description="No such symbol.")
 SYMBOL = OpenApiParameter("symbol", str, OpenApiParameter.PATH, description="e.g. NIFTY")
-
-
-def query_params(serializer_class: type[Serializer], request: Request) -> dict:
-    serializer = serializer_class(data=request.query_params)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class CursorPage(CursorPagination):
@@ -117,13 +44,12 @@ class CursorPage(CursorPagination):
     ordering = "-received_at"
 
     def get_page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            reason = f"Must be a whole number from 1 to {self.max_page_size}."
-            raise ValidationError({self.page_size_query_param: [reason]})
-        return int(raw)
+        return whole_number_param(
+            request.query_params,
+            self.page_size_query_param,
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         try:
@@ -140,7 +66,7 @@ class MarketDataViewSet(viewsets.ViewSet):
         description="The latest tick of each streamed symbol, or of `symbols`.",
     )
     def latest(self, request: Request) -> Response:
-        params = query_params(LatestQuerySerializer, request)
+        params = validated(LatestQuerySerializer, request.query_params)
         ticks = selectors.latest_ticks(symbols=params.get("symbols"))
         return Response(TickSerializer(ticks, many=True).data)
 
@@ -164,7 +90,7 @@ class MarketDataViewSet(viewsets.ViewSet):
     )
     def chart(self, request: Request, symbol: str) -> Response:
         symbol = _known_symbol(symbol)
-        params = query_params(ChartQuerySerializer, request)
+        params = validated(ChartQuerySerializer, request.query_params)
         candles = selectors.candles_for(symbol=symbol, **params)
         return Response(ChartSerializer({"symbol": symbol, "candles": candles, **params}).data)
 
@@ -186,7 +112,7 @@ class SymbolTicksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[MarketData]:
         symbol = _known_symbol(self.kwargs["symbol"])
-        params = query_params(RangeQuerySerializer, self.request)
+        params = validated(RangeQuerySerializer, self.request.query_params)
         return selectors.ticks_filter(symbols=[symbol], **params)
 
     @extend_schema(
@@ -204,7 +130,7 @@ class TickFilterViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     pagination_class = CursorPage
 
     def get_queryset(self) -> QuerySet[MarketData]:
-        params = query_params(FilterQuerySerializer, self.request)
+        params = validated(FilterQuerySerializer, self.request.query_params)
         self.paginator.ordering = params.pop("ordering")
         return selectors.ticks_filter(**params)
 
@@ -224,7 +150,9 @@ class InstrumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self) -> QuerySet[Instrument]:
         self.paginator.ordering = ("symbol", "id")
-        return selectors.instruments_search(**query_params(InstrumentQuerySerializer, self.request))
+        return instruments.instruments_search(
+            **validated(InstrumentQuerySerializer, self.request.query_params)
+        )
 
     @extend_schema(
         tags=["market-data"],

@@ -6,9 +6,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from accounts.exceptions import ApplicationError
 from signals import selectors, services
 from signals.models import Signal, Status
+from trading_signals.api.errors import ApplicationError
 
 BADGE_COLOURS = {
     Status.ACTIVE: "#1d72b8",

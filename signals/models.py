@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from marketdata.indices import INDICES
+from marketdata.market_calendar import INDICES
 
 # The six streamed indices, from the one table that seeds them.
 Underlying = models.TextChoices(

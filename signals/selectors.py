@@ -126,8 +126,8 @@ def signal_performance(*, start: datetime | None, end: datetime | None) -> dict[
     for row in by_author:
         row["author_name"] = names.get(row["user_id"], "")
     return {
-        "from": start,
-        "to": end,
+        "start": start,
+        "end": end,
         "by_author": by_author,
         "by_underlying": _grouped(closed, "underlying"),
     }

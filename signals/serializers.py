@@ -1,7 +1,12 @@
+"""Input and output shapes of the signals API."""
+
+from typing import Any
+
 from rest_framework import serializers
 
-from accounts.serializers import IdField
 from signals.models import Signal
+from signals.render import signal_render
+from trading_signals.api.serializers import FromToSerializer, IdField
 
 
 class SignalOutputSerializer(serializers.ModelSerializer):
@@ -40,6 +45,9 @@ class SignalOutputSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance: Signal) -> dict[str, Any]:
+        return signal_render(instance)
+
 
 class SignalInputSerializer(serializers.Serializer):
     """Types only: the rules themselves live in signals.services, shared with the admin."""
@@ -69,17 +77,12 @@ class SignalCloseInputSerializer(serializers.Serializer):
     exit_price = serializers.FloatField()
 
 
-class PerformanceQuerySerializer(serializers.Serializer):
-    from_ = serializers.DateTimeField(required=False)
-    to = serializers.DateTimeField(required=False)
-
-    def get_fields(self) -> dict:
-        fields = super().get_fields()
-        fields["from"] = fields.pop("from_")  # `from` is a keyword in Python
-        return fields
+class PerformanceQuerySerializer(FromToSerializer):
+    def from_to_field(self) -> serializers.Field:
+        return serializers.DateTimeField(required=False)
 
     def validate(self, attrs: dict) -> dict:
-        if attrs.get("from") and attrs.get("to") and attrs["from"] > attrs["to"]:
+        if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:
             raise serializers.ValidationError({"to": ["Must not be before `from`."]})
         return attrs
 
@@ -102,13 +105,9 @@ class UnderlyingPerformanceSerializer(PerformanceFiguresSerializer):
     underlying = serializers.CharField()
 
 
-class PerformanceSerializer(serializers.Serializer):
-    from_ = serializers.DateTimeField(allow_null=True)
-    to = serializers.DateTimeField(allow_null=True)
+class PerformanceSerializer(FromToSerializer):
     by_author = AuthorPerformanceSerializer(many=True)
     by_underlying = UnderlyingPerformanceSerializer(many=True)
 
-    def get_fields(self) -> dict:
-        fields = super().get_fields()
-        fields["from"] = fields.pop("from_")
-        return fields
+    def from_to_field(self) -> serializers.Field:
+        return serializers.DateTimeField(allow_null=True)

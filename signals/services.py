@@ -9,25 +9,23 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.exceptions import ApplicationError, field_error
 from accounts.models import User
-from marketdata import live
+from marketdata.live import publish
+from marketdata.market_calendar import IST, REGULAR_CLOSE
 from marketdata.ticks import Tick
 from signals import selectors
 from signals.models import OptionType, Outcome, Signal, SignalType, Status, Underlying
-from signals.serializers import SignalOutputSerializer
+from signals.render import signal_render
+from trading_signals.api.errors import ApplicationError, field_error
 
 logger = logging.getLogger(__name__)
 
-IST = ZoneInfo("Asia/Kolkata")
-MARKET_CLOSE = time(15, 30)
 NOTES_MAX_LENGTH = 2000
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9&_-]{0,63}$")
 
@@ -216,9 +214,9 @@ def _event_publish(*, signal: Signal, action: str) -> None:
     event = {
         "type": "signal",
         "action": action,
-        "signal": dict(SignalOutputSerializer(signal).data),
+        "signal": signal_render(signal),
     }
-    transaction.on_commit(lambda: live.signal_event_publish(event=event), robust=True)
+    transaction.on_commit(lambda: publish.signal_event_publish(event=event), robust=True)
 
 
 def _apply_if_active(*, pk: Any, values: Mapping[str, Any]) -> bool:
@@ -359,7 +357,7 @@ def signal_outcomes_check(*, ticks: Sequence[Tick]) -> int:
 def _expiry_cutoff(now: datetime) -> dict[str, date]:
     """Options expire at the close (15:30 IST) of their expiry day."""
     local = now.astimezone(IST)
-    lookup = "expiry__lte" if local.time() >= MARKET_CLOSE else "expiry__lt"
+    lookup = "expiry__lte" if local.time() >= REGULAR_CLOSE else "expiry__lt"
     return {lookup: local.date()}
 
 

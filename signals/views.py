@@ -5,7 +5,6 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.serializers import ErrorSerializer
 from signals import selectors, services
 from signals.filters import SignalFilterSerializer
 from signals.models import Signal
@@ -19,6 +18,8 @@ from signals.serializers import (
     SignalOutputSerializer,
     SignalUpdateInputSerializer,
 )
+from trading_signals.api.inputs import validated
+from trading_signals.api.serializers import ErrorSerializer
 
 BAD_INPUT = OpenApiResponse(
     ErrorSerializer, description="A rule was broken; `errors` names each field."
@@ -39,9 +40,8 @@ class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_queryset(self) -> QuerySet[Signal]:
         if self.action != "list":
             return selectors.signal_list(filters={})
-        query = SignalFilterSerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        return selectors.signal_list(filters=query.validated_data)
+        query = validated(SignalFilterSerializer, self.request.query_params)
+        return selectors.signal_list(filters=query)
 
     def _respond(self, signal: Signal, code: int = status.HTTP_200_OK) -> Response:
         return Response(SignalOutputSerializer(signal).data, status=code)
@@ -54,18 +54,16 @@ class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         request=SignalInputSerializer, responses={201: SignalOutputSerializer, **WRITE_ERRORS}
     )
     def create(self, request: Request) -> Response:
-        data = SignalInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        signal = services.signal_create(author=request.user, data=data.validated_data)
+        data = validated(SignalInputSerializer, request.data)
+        signal = services.signal_create(author=request.user, data=data)
         return self._respond(signal, status.HTTP_201_CREATED)
 
     @extend_schema(
         request=SignalUpdateInputSerializer, responses={200: SignalOutputSerializer, **WRITE_ERRORS}
     )
     def partial_update(self, request: Request, pk: str) -> Response:
-        data = SignalUpdateInputSerializer(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        signal = services.signal_update(signal=self.get_object(), data=data.validated_data)
+        data = validated(SignalUpdateInputSerializer, request.data, partial=True)
+        signal = services.signal_update(signal=self.get_object(), data=data)
         return self._respond(signal)
 
     @extend_schema(request=None, responses={200: SignalOutputSerializer, **WRITE_ERRORS})
@@ -78,9 +76,8 @@ class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
-        data = SignalCloseInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        signal = services.signal_close(signal=self.get_object(), **data.validated_data)
+        data = validated(SignalCloseInputSerializer, request.data)
+        signal = services.signal_close(signal=self.get_object(), **data)
         return self._respond(signal)
 
     @extend_schema(
@@ -90,9 +87,6 @@ class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def performance(self, request: Request) -> Response:
-        query = PerformanceQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        figures = selectors.signal_performance(
-            start=query.validated_data.get("from"), end=query.validated_data.get("to")
-        )
+        query = validated(PerformanceQuerySerializer, request.query_params)
+        figures = selectors.signal_performance(start=query.get("start"), end=query.get("end"))
         return Response(PerformanceSerializer(figures).data)

@@ -103,12 +103,15 @@ if REDIS_URL:
     }
     # One Redis pub/sub message per tick, fanned out in each server process (docs/live-push.md).
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "marketdata.fanout.FanoutChannelLayer", "CONFIG": {"url": REDIS_URL}}
+        "default": {
+            "BACKEND": "marketdata.live.layer.FanoutChannelLayer",
+            "CONFIG": {"url": REDIS_URL},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Only valid while the server and the feed share one process (the embedded default).
-    CHANNEL_LAYERS = {"default": {"BACKEND": "marketdata.fanout.FanoutChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "marketdata.live.layer.FanoutChannelLayer"}}
 
 # Apps whose models get auto primary keys: on MongoDB they must be ObjectIdAutoField.
 AUTO_KEYED_APPS = [
@@ -118,9 +121,9 @@ AUTO_KEYED_APPS = [
 ]
 if USES_MONGODB:
     AUTO_KEYED_APPS = [
-        "accounts.mongo_apps.MongoAdminConfig",
-        "accounts.mongo_apps.MongoAuthConfig",
-        "accounts.mongo_apps.MongoContentTypesConfig",
+        "trading_signals.mongo_apps.MongoAdminConfig",
+        "trading_signals.mongo_apps.MongoAuthConfig",
+        "trading_signals.mongo_apps.MongoContentTypesConfig",
     ]
 
 INSTALLED_APPS = [
@@ -134,6 +137,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "channels",
+    "trading_signals",
     "accounts",
     "marketdata",
     "signals",
@@ -142,7 +146,7 @@ if USES_MONGODB:
     INSTALLED_APPS.append("django_mongodb_backend")
 
 MIDDLEWARE = [
-    "accounts.middleware.RequestLogMiddleware",
+    "trading_signals.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -202,7 +206,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "accounts.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "trading_signals.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth": AUTH_THROTTLE_RATE},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
@@ -245,7 +249,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "accounts.logging.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "trading_signals.logging.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },

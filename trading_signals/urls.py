@@ -6,7 +6,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
-from marketdata.views import HealthView, RootView
+from trading_signals.api.views import HealthView, RootView
 
 urlpatterns = [
     path("", RootView.as_view(), name="root"),

@@ -5,7 +5,7 @@ import os
 import pytest
 from django.test import override_settings
 
-from accounts.logging import redact
+from trading_signals.logging import redact
 
 pytestmark = pytest.mark.django_db
 

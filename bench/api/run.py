@@ -28,7 +28,7 @@ RUNS = 50
 
 
 def _trading_days():
-    from marketdata.market_hours import market_session
+    from marketdata.market_calendar import market_session
 
     day = FIRST_DAY
     while True:

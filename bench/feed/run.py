@@ -35,7 +35,7 @@ def _frames(count: int, first: int) -> list[bytes]:
     """QUOTE frames for the six indices in turn, 1 ms apart, after `first` earlier ones."""
     import random
 
-    from marketdata.feed.parser import QUOTE
+    from marketdata.feed.angelone.frames import QUOTE
     from marketdata.tests.feed.angelone_peer import random_frame
 
     rng = random.Random(first)
@@ -111,8 +111,8 @@ def measure(backend: str, count: int) -> None:
     from django.conf import settings
     from django.db import connection
 
-    from marketdata.feed.parser import FrameParser
-    from marketdata.live import ticks_publish
+    from marketdata.feed.angelone.frames import FrameParser
+    from marketdata.live.publish import ticks_publish
     from marketdata.models import Instrument
     from marketdata.services import tick_ingest
 

@@ -24,8 +24,8 @@ import django
 django.setup()
 
 from bench.common import INDEX_TOKENS  # noqa: E402
-from marketdata.feed.parser import LTP, QUOTE, SNAP_QUOTE, FeedInstrument, FrameParser  # noqa: E402
-from marketdata.feed.smartapi import _smart_connect_class  # noqa: E402
+from marketdata.feed.angelone.frames import LTP, QUOTE, SNAP_QUOTE, FeedInstrument, FrameParser  # noqa: E402
+from marketdata.feed.angelone.session import _smart_connect_class  # noqa: E402
 from marketdata.tests.feed.angelone_peer import random_frame  # noqa: E402
 
 INSTRUMENTS = [FeedInstrument(symbol, *tokens) for symbol, tokens in INDEX_TOKENS.items()]

@@ -40,7 +40,7 @@ VOLUME_KEY = '"volume":'  # the publisher puts its clock (microseconds) in the t
 def publish(rate: float, seconds: float) -> None:
     from datetime import UTC, datetime
 
-    from marketdata.live import ticks_publish
+    from marketdata.live.publish import ticks_publish
     from marketdata.ticks import Tick
 
     batches = int(rate * seconds)
@@ -65,8 +65,8 @@ async def bare_server(fd: int) -> None:
     import websockets
     from channels.layers import get_channel_layer
 
-    from marketdata.fanout import expanded, unpack
-    from marketdata.live import tick_group
+    from marketdata.live.layer import expanded, unpack
+    from marketdata.live.publish import tick_group
 
     clients: set = set()
 

@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management import CommandError
 
+from marketdata.feed.angelone.session import angelone_configured
 from marketdata.feed.base import TickSource
 from marketdata.feed.pipeline import FeedCounters, FeedPipeline, PipelineSettings
 from marketdata.feed.recorder import TickRecorder
@@ -20,12 +20,6 @@ logger = logging.getLogger(__name__)
 
 SOURCES = ("angelone", "replay", "simulated")
 MODES = ("ltp", "quote", "snap_quote")
-CREDENTIALS = (
-    "ANGEL_ONE_API_KEY",
-    "ANGEL_ONE_CLIENT_ID",
-    "ANGEL_ONE_PASSWORD",
-    "ANGEL_ONE_TOTP_KEY",
-)
 USAGE_ERROR = 2
 
 
@@ -102,8 +96,7 @@ def feed_instruments(*, symbols: list[str] | None) -> list[Instrument]:
 
 
 def default_source() -> str:
-    configured = any(getattr(settings, name) for name in CREDENTIALS)
-    return "angelone" if configured else "simulated"
+    return "angelone" if angelone_configured() else "simulated"
 
 
 def feed_source_build(options: dict[str, Any]) -> TickSource:
@@ -124,7 +117,7 @@ def feed_source_build(options: dict[str, Any]) -> TickSource:
             mode=options["mode"],
             ignore_market_hours=options["ignore_market_hours"],
         )
-    from marketdata.feed.angelone import AngelOneSource
+    from marketdata.feed.angelone.stream import AngelOneSource
 
     return AngelOneSource(instruments=instruments, mode=options["mode"])
 

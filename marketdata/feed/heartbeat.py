@@ -21,7 +21,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError
 
-from marketdata.market_hours import market_is_open
+from marketdata.market_calendar import market_is_open
 
 logger = logging.getLogger(__name__)
 

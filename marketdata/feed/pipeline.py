@@ -4,7 +4,8 @@ Three tasks share one event loop:
 - the reader iterates the source and appends each batch to the buffer (never waiting on the
   database, so a slow or absent database never stalls the connection to the broker);
 - the writer takes up to `FEED_FLUSH_TICKS` ticks, or whatever arrived within `FEED_FLUSH_MS`,
-  and in its worker thread stores them with `tick_ingest`, checks signal outcomes, then
+  and in its worker thread stores them with `tick_ingest`, runs the after-store hooks (signal
+  outcomes, see feed/hooks.py), then
   publishes the stored ticks to the channel layer;
 - the heartbeat task writes the counters every `FEED_HEARTBEAT_SECONDS`.
 
@@ -37,11 +38,11 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from marketdata.feed import heartbeat
 from marketdata.feed.base import TickSource
+from marketdata.feed.hooks import after_store_run
 from marketdata.feed.recorder import TickRecorder
-from marketdata.live import ticks_publish
+from marketdata.live.publish import ticks_publish
 from marketdata.services import IngestResult, tick_ingest
 from marketdata.ticks import Tick
-from signals.services import signal_outcomes_check
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ class FeedPipeline:
             return
 
     def _ingest(self, batch: list[Tick]) -> IngestResult:
-        """Runs in the writer thread: store, check signal outcomes, publish.
+        """Runs in the writer thread: store, run the after-store hooks, publish.
 
         Publishing here, one batch after the other, keeps each symbol's ticks in order. It
         once ran in a thread of its own, overlapping the next batch's storage: the two threads
@@ -269,10 +270,7 @@ class FeedPipeline:
             _connection_close()
             raise
         if result.stored:
-            try:
-                signal_outcomes_check(ticks=result.stored)
-            except Exception:  # the ticks are stored; the next ones re-check
-                logger.exception("Checking signal outcomes failed")
+            after_store_run(ticks=result.stored)
             self._publish(result.stored)
         return result
 

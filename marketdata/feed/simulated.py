@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 
 from asgiref.sync import sync_to_async
 
-from marketdata.market_hours import IST, Session, market_session
+from marketdata.market_calendar import IST, TradingSession, market_session
 from marketdata.models import Instrument
 from marketdata.ticks import Tick
 
@@ -72,7 +72,7 @@ class SimulatedSource:
         self.stats = {"ticks": 0}
         self._random = random.Random(seed)
         self._walks = {i.symbol: self._walk_start(i.symbol) for i in self.instruments}
-        self._sessions: dict[tuple[str, date], Session | None] = {}
+        self._sessions: dict[tuple[str, date], TradingSession | None] = {}
 
     async def ticks(self) -> AsyncIterator[list[Tick]]:
         batch_at = sync_to_async(self.batch_at, thread_sensitive=False)

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from marketdata.indices import seed, unseed
+from marketdata.market_calendar import seed, unseed
 
 
 class Migration(migrations.Migration):

@@ -20,11 +20,11 @@ import redis
 from django.conf import settings
 from django.test import override_settings
 
-from marketdata import supervisor
 from marketdata.feed import heartbeat
-from marketdata.market_hours import IST
+from marketdata.market_calendar import IST
 from marketdata.models import MarketSession
-from marketdata.supervisor import SupervisorState, supervisor_health
+from marketdata.ops import supervisor
+from marketdata.ops.supervisor import SupervisorState, supervisor_health
 from marketdata.tasks import feed_supervise
 from marketdata.tests.conftest import TRADING_DAY
 from marketdata.tests.feed.feedprocess import (

@@ -17,12 +17,13 @@ import time_machine
 
 from accounts.models import RevokedToken
 from accounts.tasks import revoked_tokens_purge
-from marketdata import backfill, supervisor
+from marketdata import tasks
 from marketdata.feed import heartbeat
-from marketdata.market_hours import IST
+from marketdata.market_calendar import IST
 from marketdata.models import DailyCandle, Instrument, MarketData
+from marketdata.ops import backfill, supervisor
+from marketdata.ops.supervisor import Action, feed_supervise
 from marketdata.selectors import candles_for
-from marketdata.supervisor import Action, feed_supervise
 from marketdata.tasks import (
     angelone_session_refresh,
     daily_candles_build,
@@ -218,10 +219,11 @@ def test_the_feed_coming_back_after_an_outage_backfills_the_gap(
         heartbeat.heartbeat_write(beat={"state": "streaming", "pid": 1})
 
     # The feed died at 09:59:40; the supervisor restarts it and it is back by 10:06.
-    assert feed_supervise(now=at("10:00:30"), start=lambda: 1) is Action.START
+    assert feed_supervise(now=at("10:00:30"), start=lambda: 1).action is Action.START
     with time_machine.travel(at("10:06:20"), tick=False):
         heartbeat.heartbeat_write(beat={"state": "streaming", "pid": 1})
-    assert feed_supervise(now=at("10:06:30"), start=lambda: 1) is Action.RUNNING
+    # The beat task makes the next pass; it enqueues the backfill the supervisor asks for.
+    assert tasks.feed_supervise.apply(kwargs={"now": at("10:06:30").isoformat()}).get() == "running"
 
     filled = MarketData.objects.filter(source="backfill").order_by("received_at")
     assert filled.count() == 6 * 4  # 10:00-10:05, the whole minutes of the outage
@@ -316,7 +318,7 @@ def test_the_1d_chart_reads_built_days_so_they_outlive_their_ticks(settings):
 def test_retention_deletes_ticks_older_than_the_setting_in_batches(settings, monkeypatch):
     store([make_tick("NIFTY", TRADING_DAY - timedelta(days=d)) for d in (40, 39, 38, 10)])
     settings.MARKETDATA_RETENTION_DAYS = 30
-    monkeypatch.setattr("marketdata.jobs.PURGE_BATCH", 2)
+    monkeypatch.setattr("marketdata.ops.daily.PURGE_BATCH", 2)
 
     assert ticks_purge.apply(kwargs={"now": TRADING_DAY.isoformat()}).get() == 3
     assert list(MarketData.objects.values_list("received_at", flat=True)) == [

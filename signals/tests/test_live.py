@@ -16,7 +16,7 @@ from channels.layers import get_channel_layer
 from django.test import Client
 
 from accounts.models import User
-from marketdata import live
+from marketdata.live import publish
 from signals import services
 from signals.models import Signal
 from signals.tests.helpers import signal_data, ticks_after
@@ -36,7 +36,7 @@ def events_after(write: Callable[[], Any], *, tag: str, count: int) -> list[dict
     async def scenario() -> list[dict[str, Any]]:
         layer = get_channel_layer()
         channel = await layer.new_channel()
-        await layer.group_add(live.SIGNALS_GROUP, channel)
+        await layer.group_add(publish.SIGNALS_GROUP, channel)
         try:
             await sync_to_async(write)()
             async with asyncio.timeout(DEADLINE):
@@ -154,7 +154,7 @@ def test_nothing_is_pushed_before_the_change_is_committed(
     def write_then_mark_then_commit() -> None:
         with django_capture_on_commit_callbacks(execute=True):
             services.signal_create(author=staff_user, data=signal_data(notes=tag))
-            live.signal_event_publish(event={"action": "marker", "tag": tag})
+            publish.signal_event_publish(event={"action": "marker", "tag": tag})
 
     events = events_after(write_then_mark_then_commit, tag=tag, count=2)
 
@@ -165,7 +165,7 @@ def test_a_refused_write_pushes_nothing(staff_client, staff_user, committed, tag
     def refused_then_mark() -> None:
         bad = staff_client.post(BASE, signal_data(notes=tag, stop_loss=130), format="json")
         assert bad.status_code == 400
-        live.signal_event_publish(event={"action": "marker", "tag": tag})
+        publish.signal_event_publish(event={"action": "marker", "tag": tag})
 
     [event] = events_after(committed(refused_then_mark), tag=tag, count=1)
 

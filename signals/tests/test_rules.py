@@ -6,10 +6,10 @@ import pytest
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from accounts.exceptions import ApplicationError
 from signals import services
 from signals.models import Outcome, Signal, Status
 from signals.tests.helpers import sell_data, signal_data
+from trading_signals.api.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
 

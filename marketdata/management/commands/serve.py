@@ -5,6 +5,7 @@ from daphne.server import Server  # isort:skip
 import asyncio
 import logging
 import os
+from datetime import datetime
 from typing import Any
 
 from daphne.endpoints import build_endpoint_description_strings
@@ -21,7 +22,8 @@ from marketdata.feed.cli import (
 )
 from marketdata.feed.errors import FeedConfigurationError
 from marketdata.feed.pipeline import FeedPipeline
-from marketdata.supervisor import feed_supervise_forever
+from marketdata.ops.supervisor import feed_supervise_forever
+from marketdata.tasks import ticks_backfill
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class _EmbeddedFeed:
 
 class _SupervisedFeed:
     """The feed as the in-process supervisor starts and stops it (--supervise): the same rules
-    as Celery beat's supervisor (marketdata/supervisor.py), for set-ups without Celery."""
+    as Celery beat's supervisor (marketdata/ops/supervisor.py), for set-ups without Celery."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
@@ -76,7 +78,7 @@ class _SupervisedFeed:
     def begin(self) -> None:
         self.loop = asyncio.get_event_loop()
         self.task = asyncio.ensure_future(
-            feed_supervise_forever(start=self.launch, stop=self.stop_event)
+            feed_supervise_forever(start=self.launch, backfill=self.backfill, stop=self.stop_event)
         )
 
     def launch(self) -> int:
@@ -85,6 +87,11 @@ class _SupervisedFeed:
         feed = _EmbeddedFeed(feed_pipeline_build(source=source, options=self.options))
         self.loop.call_soon_threadsafe(self._run, feed)
         return os.getpid()
+
+    @staticmethod
+    def backfill(start: datetime, end: datetime) -> None:
+        """The supervisor's backfill hook, called from its thread after an outage."""
+        ticks_backfill.delay(start=start.isoformat(), end=end.isoformat())
 
     def _run(self, feed: _EmbeddedFeed) -> None:
         self.feed = feed

@@ -6,7 +6,7 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from marketdata.services import instruments_sync
+from marketdata.instruments import instruments_sync
 
 
 class Command(BaseCommand):

@@ -39,7 +39,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from marketdata.feed.parser import FRAME_SIZES, LTP, QUOTE, TOKEN_BYTES, pack_frame
+from marketdata.feed.angelone.frames import FRAME_SIZES, LTP, QUOTE, TOKEN_BYTES, pack_frame
 
 LOGIN_PATH = "/rest/auth/angelbroking/user/v1/loginByPassword"
 PROFILE_PATH = "/rest/secure/angelbroking/user/v1/getProfile"

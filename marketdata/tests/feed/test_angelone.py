@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from marketdata.feed.angelone import (
+from marketdata.feed.angelone.frames import FeedInstrument
+from marketdata.feed.angelone.session import Credentials
+from marketdata.feed.angelone.stream import (
     MAX_CONNECTIONS,
     SUBSCRIBE_BATCH,
     TOKENS_PER_CONNECTION,
@@ -14,8 +16,6 @@ from marketdata.feed.angelone import (
     Backoff,
 )
 from marketdata.feed.errors import FeedConfigurationError
-from marketdata.feed.parser import FeedInstrument
-from marketdata.feed.smartapi import Credentials
 from marketdata.tests.feed.angelone_peer import AngelOnePeer, PeerCredentials, self_signed_tls
 
 NIFTY = FeedInstrument("NIFTY", "99926000", 1)

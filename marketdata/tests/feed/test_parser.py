@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from marketdata.feed.parser import (
+from marketdata.feed.angelone.frames import (
     FRAME_SIZES,
     FRAME_STRUCTS,
     LTP,
@@ -15,7 +15,7 @@ from marketdata.feed.parser import (
     FrameParser,
     pack_frame,
 )
-from marketdata.feed.smartapi import _smart_connect_class
+from marketdata.feed.angelone.session import _smart_connect_class
 from marketdata.tests.feed.angelone_peer import garbage_frames, random_frame
 
 INSTRUMENTS = [

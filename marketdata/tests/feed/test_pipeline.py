@@ -12,13 +12,13 @@ from django.test import override_settings
 
 from marketdata.feed import heartbeat
 from marketdata.feed.pipeline import FeedPipeline, PipelineSettings, TickBuffer
-from marketdata.live import tick_group
+from marketdata.live.publish import tick_group
 from marketdata.models import MarketData
-from marketdata.selectors import health_report
 from marketdata.tests.conftest import TRADING_DAY, make_tick, make_ticks
 from marketdata.ticks import Tick
+from trading_signals.health import health_report
 
-EMBEDDED_LAYER = {"default": {"BACKEND": "marketdata.fanout.FanoutChannelLayer"}}
+EMBEDDED_LAYER = {"default": {"BACKEND": "marketdata.live.layer.FanoutChannelLayer"}}
 
 
 class ListSource:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from marketdata.feed.simulated import SimulatedSource
-from marketdata.market_hours import IST
+from marketdata.market_calendar import IST
 from marketdata.models import Instrument, MarketSession
 from marketdata.services import tick_ingest
 from marketdata.tests.conftest import TRADING_DAY

@@ -6,11 +6,11 @@ import json
 from channels.layers import get_channel_layer
 from django.test import override_settings
 
-from marketdata import live
-from marketdata.fanout import FanoutChannelLayer, Mailbox
+from marketdata.live import publish
+from marketdata.live.layer import FanoutChannelLayer, Mailbox
 from marketdata.tests.live.helpers import tick
 
-IN_PROCESS = {"default": {"BACKEND": "marketdata.fanout.FanoutChannelLayer"}}
+IN_PROCESS = {"default": {"BACKEND": "marketdata.live.layer.FanoutChannelLayer"}}
 
 
 def _tick(symbol: str, n: int) -> dict:
@@ -58,8 +58,8 @@ def test_async_publish_reaches_a_consumer_in_the_same_process_without_redis():
         assert isinstance(layer, FanoutChannelLayer)
         assert not layer.url
         channel = await layer.new_channel()
-        await layer.group_add(live.tick_group("NIFTY"), channel)
-        await live.aticks_publish(ticks=[tick("NIFTY", 23500.0), tick("SENSEX", 77000.0)])
+        await layer.group_add(publish.tick_group("NIFTY"), channel)
+        await publish.aticks_publish(ticks=[tick("NIFTY", 23500.0), tick("SENSEX", 77000.0)])
         return await asyncio.wait_for(layer.receive(channel), 5)
 
     message = asyncio.run(scenario())
@@ -75,10 +75,10 @@ def test_a_published_batch_reaches_a_subscriber_as_one_message_per_tick_in_order
     async def scenario() -> list[dict]:
         layer = get_channel_layer()
         channel = await layer.new_channel()
-        await layer.group_add(live.tick_group("NIFTY"), channel)
+        await layer.group_add(publish.tick_group("NIFTY"), channel)
         prices = [23500.0, 77000.0, 23501.0, 23502.0]
         symbols = ["NIFTY", "SENSEX", "NIFTY", "NIFTY"]
-        live.ticks_publish(ticks=[tick(s, p) for s, p in zip(symbols, prices, strict=True)])
+        publish.ticks_publish(ticks=[tick(s, p) for s, p in zip(symbols, prices, strict=True)])
         return [await asyncio.wait_for(layer.receive(channel), 5) for _ in range(3)]
 
     pushed = [json.loads(message["text"]) for message in asyncio.run(scenario())]

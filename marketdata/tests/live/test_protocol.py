@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.conf import settings
 
-from marketdata import live
+from marketdata.live import publish
 from marketdata.models import Instrument, MarketData
 from marketdata.serializers import TickSerializer
 from marketdata.tests.live.helpers import (
@@ -39,7 +39,7 @@ def _stored(symbol: str, ltpc: float, minutes_ago: int) -> MarketData:
 
 
 def _as_json(data: object) -> object:
-    return json.loads(live.json_render(data))
+    return json.loads(publish.json_render(data))
 
 
 def test_subscribe_sends_a_snapshot_of_the_latest_stored_tick(ws):
@@ -59,7 +59,7 @@ def test_published_ticks_reach_subscribers_in_the_rest_shape_with_sequence_numbe
     subscribe(ws, "NIFTY")
     published = [tick("NIFTY", 23500.0), tick("BANKNIFTY", 49000.0), tick("NIFTY", 23501.0)]
 
-    live.ticks_publish(ticks=published)  # from this process: daphne runs in another one
+    publish.ticks_publish(ticks=published)  # from this process: daphne runs in another one
 
     first, second = recv_json(ws), recv_json(ws)
     assert [first["type"], second["type"]] == ["tick", "tick"]
@@ -76,7 +76,7 @@ def test_unsubscribed_symbol_stops_arriving(ws):
     send_json(ws, {"action": "ping"})
     assert recv_json(ws) == {"type": "pong"}
 
-    live.ticks_publish(ticks=[tick("NIFTY", 23500.0), tick("SENSEX", 77000.0)])
+    publish.ticks_publish(ticks=[tick("NIFTY", 23500.0), tick("SENSEX", 77000.0)])
 
     message = recv_json(ws)
     assert message["tick"]["symbol"] == "SENSEX"
@@ -84,7 +84,7 @@ def test_unsubscribed_symbol_stops_arriving(ws):
 
 def test_signal_events_reach_every_connected_client(live_url, trader, ws):
     with open_ws(live_url, access_token(trader)) as other:
-        live.signal_event_publish(event={"action": "created", "signal": {"symbol": "NIFTY"}})
+        publish.signal_event_publish(event={"action": "created", "signal": {"symbol": "NIFTY"}})
 
         expected = {"type": "signal", "action": "created", "signal": {"symbol": "NIFTY"}}
         assert recv_json(ws) == expected

@@ -1,4 +1,4 @@
-from marketdata import live
+from marketdata.live import publish
 from marketdata.tests.live.helpers import (
     access_token,
     open_slow_ws,
@@ -20,7 +20,9 @@ def test_slow_client_does_not_delay_a_fast_one_and_gets_the_latest_tick(live_url
         subscribe(fast, "NIFTY")
 
         for start in range(0, TICKS, 10):
-            live.ticks_publish(ticks=[tick("NIFTY", 20000.0 + i) for i in range(start, start + 10)])
+            publish.ticks_publish(
+                ticks=[tick("NIFTY", 20000.0 + i) for i in range(start, start + 10)]
+            )
 
         # The slow client reads nothing meanwhile; the fast one gets every tick, in order.
         received = [recv_json(fast, timeout=10)["seq"] for _ in range(TICKS)]

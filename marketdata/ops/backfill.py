@@ -23,16 +23,12 @@ from typing import Any
 
 from django.conf import settings
 
+from marketdata.feed.angelone.historical import HistoricalClient
+from marketdata.feed.angelone.session import Credentials, angelone_configured
 from marketdata.feed.errors import FeedError
-from marketdata.feed.smartapi import (
-    CREDENTIAL_SETTINGS,
-    AngelOneSessionError,
-    Credentials,
-    SmartApiClient,
-)
-from marketdata.jobs import minutes_without_ticks, session_minutes
-from marketdata.market_hours import IST, calendar_exchange, market_sessions
+from marketdata.market_calendar import IST, calendar_exchange, market_sessions, session_minutes
 from marketdata.models import Instrument
+from marketdata.selectors import minutes_without_ticks
 from marketdata.services import tick_ingest
 from marketdata.ticks import Tick
 
@@ -45,18 +41,6 @@ MAX_REQUESTS_PER_RUN = 500
 MAX_LOOKBACK = timedelta(days=30)
 # Where in its minute each price of a candle is placed: open, high, low, close.
 POINTS = ((1, 0), (2, 20), (3, 40), (4, 59))
-
-
-class HistoricalClient(SmartApiClient):
-    """The feed's SmartAPI client plus historical candles; one login per client."""
-
-    def candles(self, *, params: dict[str, str]) -> list[list[Any]]:
-        if self._smart is None:
-            raise AngelOneSessionError("not logged in")
-        answer = self._call(self._smart.getCandleData, params)
-        if not answer.get("status"):
-            raise FeedError(f"getCandleData refused: {answer.get('message') or 'no message'}")
-        return answer.get("data") or []
 
 
 @dataclass
@@ -82,10 +66,6 @@ class _Pacer:
 _client: HistoricalClient | None = None
 
 
-def angel_one_configured() -> bool:
-    return any(getattr(settings, variable) for variable in CREDENTIAL_SETTINGS.values())
-
-
 def angelone_session_refresh() -> bool:
     """Log this worker in afresh (before the open); False when Angel One is not configured.
 
@@ -94,7 +74,7 @@ def angelone_session_refresh() -> bool:
     `FeedConfigurationError` naming the variable.
     """
     global _client
-    if not angel_one_configured():
+    if not angelone_configured():
         logger.info("Angel One session refresh skipped: no credentials configured")
         return False
     client = HistoricalClient(

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.core.serializers.json import DjangoJSONEncoder
 
-from marketdata.fanout import FanoutChannelLayer
-from marketdata.serializers import TickSerializer
+from marketdata.live.layer import FanoutChannelLayer
+from marketdata.live.render import tick_render
 from marketdata.ticks import Tick
+from trading_signals.wire import json_render
 
 SIGNALS_GROUP = "signals"
 
@@ -28,20 +28,10 @@ def tick_group(symbol: str) -> str:
 def _layer() -> FanoutChannelLayer:
     layer = get_channel_layer()
     if not isinstance(layer, FanoutChannelLayer):
-        raise TypeError("CHANNEL_LAYERS['default'] must be marketdata.fanout.FanoutChannelLayer.")
+        raise TypeError(
+            "CHANNEL_LAYERS['default'] must be marketdata.live.layer.FanoutChannelLayer."
+        )
     return layer
-
-
-_ENCODER = DjangoJSONEncoder(separators=(",", ":"))
-
-
-def json_render(payload: dict[str, Any]) -> str:
-    return _ENCODER.encode(payload)
-
-
-# One serializer for every publication: DRF deep-copies a serializer's fields on its first
-# use, which cost about as much as rendering the batch's ticks.
-_TICK_SERIALIZER = TickSerializer()
 
 
 def _tick_texts(layer: FanoutChannelLayer, ticks: Sequence[Tick]) -> dict[str, list[str]]:
@@ -54,11 +44,12 @@ def _tick_texts(layer: FanoutChannelLayer, ticks: Sequence[Tick]) -> dict[str, l
     totals = layer.counters_increment({f"seq:{symbol}": n for symbol, n in counts.items()})
     next_seq = {symbol: totals[f"seq:{symbol}"] - n + 1 for symbol, n in counts.items()}
     texts: dict[str, list[str]] = {symbol: [] for symbol in counts}
-    render = _TICK_SERIALIZER.to_representation
     for tick in ticks:
         seq = next_seq[tick.symbol]
         next_seq[tick.symbol] = seq + 1
-        texts[tick.symbol].append(json_render({"type": "tick", "seq": seq, "tick": render(tick)}))
+        texts[tick.symbol].append(
+            json_render({"type": "tick", "seq": seq, "tick": tick_render(tick)})
+        )
     return texts
 
 

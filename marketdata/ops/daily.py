@@ -1,47 +1,30 @@
-"""The scheduled jobs' work: daily candles with the day's data-quality summary, and retention.
+"""The daily jobs: each symbol's daily candle with the day's data-quality summary, and retention.
 
 Celery beat runs them through `marketdata/tasks.py`; each is a plain function that a test or
 a shell can call directly.
 """
 
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count
 
-from marketdata.market_hours import IST, Session, market_session
+from marketdata.market_calendar import (
+    TradingSession,
+    ist_day_bounds,
+    market_session,
+    session_minutes,
+)
 from marketdata.models import DailyCandle, Instrument, MarketData
-from marketdata.selectors import tick_candles
+from marketdata.selectors import minutes_without_ticks, tick_candles
 
 logger = logging.getLogger(__name__)
 
 PURGE_BATCH = 5000
 
 
-def ist_day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), tzinfo=IST)
-    return start, start + timedelta(days=1)
-
-
-def session_minutes(session: Session) -> list[datetime]:
-    """The start of every whole minute of a session (375 in a regular one)."""
-    count = int((session.closes - session.opens).total_seconds()) // 60
-    return [session.opens + timedelta(minutes=i) for i in range(count)]
-
-
-def minutes_without_ticks(*, symbol: str, minutes: list[datetime]) -> list[datetime]:
-    """Those of `minutes` (consecutive minute starts) in which `symbol` has no stored tick."""
-    if not minutes:
-        return []
-    candles = tick_candles(
-        symbol=symbol, interval="1m", start=minutes[0], end=minutes[-1] + timedelta(minutes=1)
-    )
-    seen = {candle.time for candle in candles}
-    return [minute for minute in minutes if minute not in seen]
-
-
-def symbol_session(*, symbol: str, day: date) -> Session | None:
+def symbol_session(*, symbol: str, day: date) -> TradingSession | None:
     """The session of the exchange `symbol` trades on (NSE when the instrument is unknown)."""
     instrument = Instrument.objects.filter(symbol=symbol).only("exchange").first()
     return market_session(exchange=instrument.exchange if instrument else "NSE", day=day)

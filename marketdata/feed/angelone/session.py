@@ -44,6 +44,12 @@ _REFUSALS = (
 )
 REQUEST_TIMEOUT_SECONDS = 10
 
+
+def angelone_configured() -> bool:
+    """Any ANGEL_ONE_* credential is set (a missing one is named when a login is tried)."""
+    return any(getattr(settings, variable) for variable in CREDENTIAL_SETTINGS.values())
+
+
 _import_lock = threading.Lock()
 
 
@@ -79,7 +85,7 @@ class Credentials:
 
 
 @dataclass(frozen=True)
-class Session:
+class LoginSession:
     jwt: str = field(repr=False)
     refresh_token: str = field(repr=False)
     feed_token: str = field(repr=False)
@@ -117,7 +123,7 @@ class SmartApiClient:
         self.api_url = api_url
         self._smart: Any = None
 
-    def login(self) -> Session:
+    def login(self) -> LoginSession:
         creds = self.credentials
         smart = _smart_connect_class()(
             api_key=creds.api_key, root=self.api_url, timeout=REQUEST_TIMEOUT_SECONDS
@@ -137,7 +143,7 @@ class SmartApiClient:
         self._smart = smart
         return _session(answer["data"])
 
-    def refresh(self, session: Session) -> Session:
+    def refresh(self, session: LoginSession) -> LoginSession:
         """A new JWT and feed token from the refresh token (Angel One's generateTokens)."""
         if self._smart is None:
             raise AngelOneSessionError("no session to refresh")
@@ -176,9 +182,9 @@ def _remember_envelopes(smart: Any) -> list[dict[str, Any]]:
     return envelopes
 
 
-def _session(data: dict[str, Any]) -> Session:
+def _session(data: dict[str, Any]) -> LoginSession:
     token = str(data["jwtToken"]).removeprefix("Bearer ")
-    return Session(
+    return LoginSession(
         jwt=token,
         refresh_token=data["refreshToken"],
         feed_token=data["feedToken"],

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from marketdata.feed import heartbeat as feed_heartbeat
-from marketdata.market_hours import IST, market_sessions
+from marketdata.market_calendar import IST, market_sessions
 
 logger = logging.getLogger(__name__)
 
@@ -255,16 +255,17 @@ def feed_process_start() -> int:
     return child.pid
 
 
-def feed_supervise(*, now: datetime, start: Callable[[], int] = feed_process_start) -> Action:
+def feed_supervise(*, now: datetime, start: Callable[[], int] = feed_process_start) -> Decision:
     """One pass of the supervisor: start, stop or leave the feed as the rules say.
 
     `start` launches a feed and returns its pid: a separate `run_feed` process by default; a
-    process that runs the feed itself (`manage.py serve`) passes its own.
+    process that runs the feed itself (`manage.py serve`) passes its own. The caller acts on
+    the decision's `backfill_from` (the Celery task enqueues a backfill; `serve` runs one).
     """
     store = _store()
     with store.exclusive() as acquired:
         if not acquired:
-            return Action.BUSY
+            return Decision(Action.BUSY, SupervisorState(checked_at=now))
         decision = supervisor_decide(
             now=now,
             in_window=supervision_window(now=now),
@@ -280,8 +281,8 @@ def feed_supervise(*, now: datetime, start: Callable[[], int] = feed_process_sta
             logger.info("Asked the feed to stop: the market is closed")
         store.save(replace(state, action=decision.action))
     if decision.backfill_from is not None:
-        _backfill_enqueue(start=decision.backfill_from, end=now)
-    return decision.action
+        logger.info("The feed is back after an outage since %s", decision.backfill_from)
+    return decision
 
 
 def _started(start: Callable[[], int]) -> int | None:
@@ -290,13 +291,6 @@ def _started(start: Callable[[], int]) -> int | None:
     except Exception:  # counted like a feed that died at once: backoff, then giving up
         logger.exception("Could not start the feed")
         return None
-
-
-def _backfill_enqueue(*, start: datetime, end: datetime) -> None:
-    from marketdata.tasks import ticks_backfill  # the tasks module imports this one
-
-    logger.info("The feed is back after an outage since %s; backfilling the gap", start)
-    ticks_backfill.delay(start=start.isoformat(), end=end.isoformat())
 
 
 def supervisor_health() -> str:
@@ -312,20 +306,28 @@ def supervisor_health() -> str:
     return "backing off" if state.action == Action.BACKING_OFF else "ok"
 
 
-def _supervise_pass(*, start: Callable[[], int]) -> None:
+BackfillHook = Callable[[datetime, datetime], object]  # called with (start, end) of a gap
+
+
+def _supervise_pass(*, start: Callable[[], int], backfill: BackfillHook) -> None:
+    now = datetime.now(tz=UTC)
     try:
-        feed_supervise(now=datetime.now(tz=UTC), start=start)
+        decision = feed_supervise(now=now, start=start)
+        if decision.backfill_from is not None:
+            backfill(decision.backfill_from, now)
     finally:
         close_old_connections()  # as at the end of a request: no connection outlives its use
 
 
-async def feed_supervise_forever(*, start: Callable[[], int], stop: asyncio.Event) -> None:
+async def feed_supervise_forever(
+    *, start: Callable[[], int], backfill: BackfillHook, stop: asyncio.Event
+) -> None:
     """The supervisor inside a process that runs the feed itself, for set-ups without Celery
     beat (`manage.py serve` without Redis): one pass every FEED_SUPERVISOR_INTERVAL seconds
-    until `stop` is set. `start` is called from a worker thread."""
+    until `stop` is set. `start` and `backfill` are called from a worker thread."""
     while not stop.is_set():
         try:
-            await sync_to_async(_supervise_pass)(start=start)
+            await sync_to_async(_supervise_pass)(start=start, backfill=backfill)
         except Exception:  # one failed pass must not end supervision
             logger.exception("A feed supervisor pass failed")
         with suppress(TimeoutError):

@@ -1,5 +1,5 @@
 from django.urls import re_path
 
-from marketdata.consumers import LiveConsumer
+from marketdata.live.consumer import LiveConsumer
 
 websocket_urlpatterns = [re_path(r"^ws/?$", LiveConsumer.as_asgi())]

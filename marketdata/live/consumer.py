@@ -9,7 +9,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,14 +19,17 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-from marketdata import live, selectors
-from marketdata.fanout import FanoutChannelLayer
-from marketdata.serializers import TickSerializer
+from marketdata import selectors
+from marketdata.live import publish
+from marketdata.live.daphne_socket import DaphneSocket
+from marketdata.live.layer import FanoutChannelLayer
+from marketdata.live.render import tick_render
+from trading_signals.wire import json_render
 
 UNAUTHORIZED = 4401
 TOO_MANY_REQUESTS = 4429
 BEARER = "bearer"
-PUSHED = frozenset({"tick.message", "signal.message"})  # pre-rendered by marketdata.live
+PUSHED = frozenset({"tick.message", "signal.message"})  # pre-rendered by live/publish.py
 
 
 class _AuthError(Exception):
@@ -63,73 +65,8 @@ def _first_message(error: Exception) -> str:
 
 
 def _snapshot_text(symbols: Sequence[str]) -> str:
-    ticks = TickSerializer(selectors.latest_ticks(symbols=symbols), many=True).data
-    return live.json_render({"type": "snapshot", "symbols": list(symbols), "ticks": ticks})
-
-
-class _PreparedFrames:
-    """The last message framed for the wire: every client of this process sends the same one."""
-
-    def __init__(self) -> None:
-        self._text: str | None = None
-        self._frame: Any = None
-
-    def get(self, factory: Any, text: str) -> Any:
-        if text is not self._text:
-            self._text, self._frame = text, factory.prepareMessage(text.encode())
-        return self._frame
-
-
-_prepared_frames = _PreparedFrames()
-
-
-class _Socket:
-    """What daphne does not expose through ASGI: unsent bytes, direct sends, close reasons.
-
-    Daphne's `send` is `partial(server.handle_reply, protocol)` and never waits for the
-    client, so a consumer that only awaited `send` would pile a slow client's ticks up in
-    Twisted's write buffer. Under another server (or the test communicator) this degrades to
-    "nothing unsent", no direct sends, and a close without a reason.
-    """
-
-    def __init__(self, send: Any, *, high_water: int) -> None:
-        protocol = send.args[0] if isinstance(send, partial) and send.args else None
-        self._protocol = protocol if hasattr(protocol, "sendPreparedMessage") else None
-        self._high_water = high_water
-
-    def is_slow(self) -> bool:
-        """More than the high-water mark is still waiting for the client to read it."""
-        transport = getattr(self._protocol, "transport", None)
-        try:
-            unsent = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-        except AttributeError:
-            return False
-        return unsent > self._high_water
-
-    def is_gone(self) -> bool:
-        transport = getattr(self._protocol, "transport", None)
-        return bool(transport is None or transport.disconnected or transport.disconnecting)
-
-    def send_if_ready(self, text: str) -> bool:
-        """Send now, unless the client is slow or daphne is not the server."""
-        protocol = self._protocol
-        if protocol is None or protocol.state != protocol.STATE_OPEN or self.is_slow():
-            return False
-        frame = _prepared_frames.get(protocol.factory, text)
-        if protocol._perMessageCompress is None and not protocol.send_queue:
-            # What autobahn's sendData does, minus debug-log arguments it formats even when
-            # debug logging is off: that formatting was half the cost of a send in bench/ws.
-            protocol.transport.write(frame.payloadHybi)
-        else:
-            protocol.sendPreparedMessage(frame)
-        return True
-
-    def close_with_reason(self, code: int, reason: str) -> bool:
-        if self._protocol is None:
-            return False
-        # A close frame has room for 123 bytes of reason.
-        self._protocol.sendClose(code=code, reason=reason.encode()[:123].decode(errors="ignore"))
-        return True
+    ticks = [tick_render(tick) for tick in selectors.latest_ticks(symbols=symbols)]
+    return json_render({"type": "snapshot", "symbols": list(symbols), "ticks": ticks})
 
 
 @dataclass
@@ -172,7 +109,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         raw_token, subprotocol = _offered_token(self.scope)
         self.symbols = set()
         self.limiter = _RateLimiter(settings.WS_RATE_LIMIT_PER_SECOND, settings.WS_RATE_LIMIT_BURST)
-        self.socket = _Socket(self.base_send, high_water=settings.WS_SEND_BUFFER_BYTES)
+        self.socket = DaphneSocket(self.base_send, high_water=settings.WS_SEND_BUFFER_BYTES)
         self.expiry: asyncio.Task[None] | None = None
         self.holding = False  # a snapshot or an older message is on its way: no fast path
         try:
@@ -185,7 +122,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if isinstance(self.channel_layer, FanoutChannelLayer):
             self.channel_layer.fast_path_set(self.channel_name, self._push_now)
         # Joined before the handshake completes: a client never misses an event sent after it.
-        await self.channel_layer.group_add(live.SIGNALS_GROUP, self.channel_name)
+        await self.channel_layer.group_add(publish.SIGNALS_GROUP, self.channel_name)
         await self.accept(subprotocol)
         self.user = user
         delay = (expires_at - datetime.now(tz=UTC)).total_seconds()
@@ -194,7 +131,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.expiry is not None:
             self.expiry.cancel()
-        for group in [live.SIGNALS_GROUP, *map(live.tick_group, self.symbols)]:
+        for group in [publish.SIGNALS_GROUP, *map(publish.tick_group, self.symbols)]:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -236,7 +173,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.holding = True
         try:
             for symbol in new:
-                await self.channel_layer.group_add(live.tick_group(symbol), self.channel_name)
+                await self.channel_layer.group_add(publish.tick_group(symbol), self.channel_name)
                 self.symbols.add(symbol)
             await self.send(text_data=await database_sync_to_async(_snapshot_text)(new))
         finally:
@@ -245,7 +182,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _unsubscribe(self, symbols: list[str]) -> None:
         for symbol in set(symbols) & self.symbols:
             self.symbols.discard(symbol)
-            await self.channel_layer.group_discard(live.tick_group(symbol), self.channel_name)
+            await self.channel_layer.group_discard(publish.tick_group(symbol), self.channel_name)
 
     # --- Messages from the channel layer ---------------------------------------------------
 
@@ -323,9 +260,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self._error("rate_limited", "Too many messages: this one was ignored.")
 
     async def _error(self, code: str, message: str) -> None:
-        await self.send(
-            text_data=live.json_render({"type": "error", "code": code, "message": message})
-        )
+        await self.send(text_data=json_render({"type": "error", "code": code, "message": message}))
 
     async def _refuse(self, close_code: int, code: str, message: str) -> None:
         self.user = None

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from marketdata.market_calendar import EXCHANGE_TYPES
 from marketdata.ticks import Tick
 
 LTP, QUOTE, SNAP_QUOTE = 1, 2, 3
 MODES = {"ltp": LTP, "quote": QUOTE, "snap_quote": SNAP_QUOTE}
-EXCHANGES = {1: "NSE", 2: "NFO", 3: "BSE", 4: "BFO", 5: "MCX", 7: "NCDEX", 13: "CDS"}
+EXCHANGES = {number: segment for segment, number in EXCHANGE_TYPES.items()}
 TOKEN_BYTES = 25
 
 _HEAD = "<BB25sqqq"

@@ -31,9 +31,14 @@ from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from marketdata.feed.angelone.frames import MODES, FeedInstrument, FrameParser
+from marketdata.feed.angelone.session import (
+    AngelOneUnavailable,
+    Credentials,
+    LoginSession,
+    SmartApiClient,
+)
 from marketdata.feed.errors import AngelOneSessionError, FeedConfigurationError
-from marketdata.feed.parser import MODES, FeedInstrument, FrameParser
-from marketdata.feed.smartapi import AngelOneUnavailable, Credentials, Session, SmartApiClient
 from marketdata.ticks import Tick
 
 logger = logging.getLogger(__name__)
@@ -82,18 +87,18 @@ class SessionKeeper:
         self._client = client
         self._refresh_margin = refresh_margin
         self._stats = stats
-        self._session: Session | None = None
+        self._session: LoginSession | None = None
         self._lock = asyncio.Lock()
         self._last_call = -math.inf
 
-    async def session(self) -> Session:
+    async def session(self) -> LoginSession:
         async with self._lock:
             if self._session is None:
                 self._session = await self._rate_limited(self._client.login)
                 self._stats["logins"] += 1
             return self._session
 
-    def reject(self, session: Session | None) -> None:
+    def reject(self, session: LoginSession | None) -> None:
         """The service refused `session`: the next caller logs in again."""
         if session is not None and self._session is session:
             self._session = None
@@ -113,7 +118,7 @@ class SessionKeeper:
             await asyncio.sleep(max(left - self._refresh_margin, AUTH_INTERVAL_SECONDS))
             await self._refresh(session)
 
-    async def _refresh(self, session: Session) -> None:
+    async def _refresh(self, session: LoginSession) -> None:
         async with self._lock:
             if self._session is not session:
                 return  # already replaced by a re-login
@@ -124,7 +129,7 @@ class SessionKeeper:
                 logger.warning("Angel One session refresh failed (%s); logging in again", exc)
                 self._session = None
 
-    async def _rate_limited(self, call: Any, *args: Any) -> Session:
+    async def _rate_limited(self, call: Any, *args: Any) -> LoginSession:
         wait = self._last_call + AUTH_INTERVAL_SECONDS - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -242,7 +247,7 @@ class AngelOneSource:
             await asyncio.sleep(backoff.next())
 
     async def _stream(
-        self, index: int, session: Session, instruments: list[FeedInstrument], backoff: Backoff
+        self, index: int, session: LoginSession, instruments: list[FeedInstrument], backoff: Backoff
     ) -> None:
         async with connect(
             self._ws_url,
@@ -261,7 +266,7 @@ class AngelOneSource:
             finally:
                 pinger.cancel()
 
-    def _headers(self, session: Session) -> dict[str, str]:
+    def _headers(self, session: LoginSession) -> dict[str, str]:
         return {
             "Authorization": f"Bearer {session.jwt}",
             "x-api-key": self._credentials.api_key,

@@ -1,0 +1,33 @@
+"""The one signal shape, for the REST API and the live `signal` events alike."""
+
+from typing import Any
+
+from signals.models import Signal
+from trading_signals.wire import key_render, optional_date_iso, optional_utc_iso, utc_iso
+
+_TEXT = ("symbol", "underlying", "option_type", "signal_type", "status", "notes")
+_PRICES = ("entry_price", "target_price", "stop_loss", "strike", "exit_price", "points")
+
+
+def _price(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def signal_render(signal: Signal) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": key_render(signal.pk),
+        "user_id": key_render(signal.user_id),
+        "author_name": signal.user.name,
+    }
+    row.update({name: getattr(signal, name) for name in _TEXT})
+    row.update({name: _price(getattr(signal, name)) for name in _PRICES})
+    row.update(
+        quantity=signal.quantity,
+        confidence=signal.confidence,
+        expiry=optional_date_iso(signal.expiry),
+        outcome=signal.outcome,
+        closed_at=optional_utc_iso(signal.closed_at),
+        created_at=utc_iso(signal.created_at),
+        updated_at=utc_iso(signal.updated_at),
+    )
+    return row

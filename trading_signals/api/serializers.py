@@ -1,0 +1,42 @@
+"""Shapes every API shares: the error body, and primary keys on any store."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
+class IdField(serializers.Field):
+    """Integer keys on SQL stores, ObjectId strings on MongoDB."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> int | str:
+        return value if isinstance(value, int) else str(value)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class FromToSerializer(serializers.Serializer):
+    """A serializer with `from` and `to` fields, read from and written to `start` and `end`.
+
+    `from` is a Python keyword, so it cannot be declared as a class attribute: subclasses say
+    which field type the pair has through `from_to_field`, and `get_fields` adds them.
+    """
+
+    def from_to_field(self) -> serializers.Field:
+        return serializers.DateTimeField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, source in (("from", "start"), ("to", "end")):
+            field = self.from_to_field()
+            field.source = source
+            fields[name] = field
+        return fields
