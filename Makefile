@@ -29,7 +29,8 @@ run: migrate ## Set up, then serve the API, /ws and the feed on http://127.0.0.1
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py serve --bind 127.0.0.1 --port 8000 --ignore-market-hours
 
-test: install ## Set up and run the whole suite on SQLite, then PostgreSQL (and MongoDB if MONGODB_URL)
+test: install ## Set up, run make lint, then the whole suite on SQLite, PostgreSQL (and MongoDB if MONGODB_URL)
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory test-mongodb
@@ -50,9 +51,14 @@ test-mongodb: install ## The suite on MongoDB when MONGODB_URL is set
 		echo "MongoDB not tested: MONGODB_URL is not set."; \
 	fi
 
-lint: install ## ruff check and ruff format --check
+lint: install ## ruff, mypy, the import contracts and cycles, and both migration sets up to date
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	env -u MONGODB_URL $(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) scripts/check_import_cycles.py
+	env -u MONGODB_URL $(PY) manage.py makemigrations --check --dry-run
+	MONGODB_URL=mongodb://127.0.0.1:27017 $(PY) manage.py makemigrations_mongo --check --dry-run
 
 format: install ## Apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .

@@ -1,3 +1,9 @@
+"""Fixtures every app's tests share: users and API clients signed in as them, a fresh cache,
+quick password hashing, and the seeded instruments kept in transactional tests.
+
+Django admin tests use pytest-django's `admin_user` and `admin_client`.
+"""
+
 import pytest
 from django.apps import apps
 from django.core.cache import cache
@@ -8,6 +14,12 @@ from accounts.services import auth_login
 from marketdata.market_calendar import seed as seed_indices
 
 PASSWORD = "Correct-Horse-42"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Tests sign users in all the time; the real hasher's deliberate slowness buys nothing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,6 @@
 #!/usr/bin/env python
+"""Django's command-line utility (`manage.py serve`, `run_feed`, `sync_instruments`, ...)."""
+
 import os
 import sys
 

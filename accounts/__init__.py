@@ -1,0 +1,1 @@
+"""Users and authentication: the user model, JWT login, refresh, logout and revoked tokens."""

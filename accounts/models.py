@@ -1,3 +1,5 @@
+"""The user (email login) and the refresh tokens already used or revoked."""
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -19,7 +21,9 @@ class UserManager(BaseUserManager["User"]):
         fields.update(is_staff=True, is_superuser=True, is_verified=True)
         return self.create_user(email, password, **fields)
 
-    def get_by_natural_key(self, email: str) -> "User":
+    # The stubs allow None (Django's base method would look it up); Django's backends never
+    # pass None, and an email is needed to normalise.
+    def get_by_natural_key(self, email: str) -> "User":  # type: ignore[override]
         return self.get(email=normalize_email(email))
 
 

@@ -1,5 +1,8 @@
+"""Account writes: registration, login, token refresh and logout (a refresh token is used once)."""
+
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
@@ -7,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from accounts.models import RevokedToken, User, normalize_email
-from trading_signals.api.errors import ApplicationError, field_error
+from trading_signals.errors import ApplicationError, field_error
 
 DUPLICATE_EMAIL = "A user with this email already exists."
 BAD_CREDENTIALS = "Invalid email or password."
@@ -68,7 +71,9 @@ REVOKED = "Token is blacklisted"
 
 def _verified_refresh(refresh_token: str) -> RefreshToken:
     try:
-        refresh = RefreshToken(refresh_token)  # checks signature, expiry and token type
+        # Checks signature, expiry and token type. (simplejwt annotates its argument as a
+        # Token; it takes the encoded string.)
+        refresh = RefreshToken(cast(Token, refresh_token))
     except TokenError as error:
         raise InvalidToken(str(error)) from None
     if RevokedToken.objects.filter(jti=refresh["jti"]).exists():

@@ -1,3 +1,5 @@
+"""Celery tasks of accounts: the nightly purge of expired revoked-token rows."""
+
 from datetime import UTC, datetime
 
 from celery import shared_task

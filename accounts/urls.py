@@ -1,3 +1,5 @@
+"""Routes under /api/v1/auth/."""
+
 from django.urls import path
 
 from accounts import views

@@ -1,3 +1,5 @@
+"""Django admin for instruments, ticks and market-session overrides."""
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest

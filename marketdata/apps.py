@@ -1,3 +1,5 @@
+"""The marketdata app."""
+
 from django.apps import AppConfig
 
 

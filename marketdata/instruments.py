@@ -46,7 +46,7 @@ def _instrument_from_master(record: dict[str, Any]) -> Instrument | None:
     return instrument if instrument.token and instrument.symbol else None
 
 
-def _synced_values(instrument: Instrument) -> tuple:
+def _synced_values(instrument: Instrument) -> tuple[Any, ...]:
     return tuple(getattr(instrument, name) for name in _SYNCED_FIELDS)
 
 

@@ -69,6 +69,8 @@ def _regular_session(exchange: str, day: date) -> TradingSession | None:
 def _overridden(override: MarketSession) -> TradingSession | None:
     if override.kind == MarketSession.Kind.CLOSED:
         return None
+    # The session_hours_match_kind constraint: a special session has both hours.
+    assert override.opens_at is not None and override.closes_at is not None
     return _session(override.date, override.opens_at, override.closes_at)
 
 

@@ -1,3 +1,5 @@
+"""The tick store (`MarketData`, index names from the seed), instruments, daily candles and market-session overrides."""
+
 from django.db import models
 from django.db.models import F, Q
 

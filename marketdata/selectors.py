@@ -93,7 +93,9 @@ def symbols_overview() -> list[dict[str, Any]]:
     ]
 
 
-def _symbol_statistics(row: dict[str, Any], quality: dict[str, int], last: MarketData) -> dict:
+def _symbol_statistics(
+    row: dict[str, Any], quality: dict[str, int], last: MarketData
+) -> dict[str, Any]:
     day_start, day_end = ist_day_bounds(ist_day(last.received_at))
     day = MarketData.objects.filter(
         symbol=row["symbol"], received_at__gte=day_start, received_at__lt=day_end

@@ -30,7 +30,9 @@ class TickSerializer(serializers.Serializer):
     close = serializers.FloatField(allow_null=True, help_text="Previous session's close.")
     volume = serializers.IntegerField(allow_null=True)
     received_at = serializers.DateTimeField(help_text="Exchange time of the tick, UTC.")
-    source = serializers.CharField()
+    # DRF's metaclass moves declared fields off the class, so this does not shadow
+    # Field.source (as the stubs read it).
+    source = serializers.CharField()  # type: ignore[assignment]
     data_quality = serializers.CharField(help_text="GOOD, STALE or SUSPECT.")
     is_realtime = serializers.BooleanField()
     depth = serializers.JSONField(allow_null=True)
@@ -39,12 +41,17 @@ class TickSerializer(serializers.Serializer):
         return tick_render(instance)
 
 
-class InstrumentSerializer(serializers.Serializer):
-    token = serializers.CharField()
+class _ListedInstrumentSerializer(serializers.Serializer):
+    """What names an instrument wherever one is listed."""
+
     symbol = serializers.CharField()
     name = serializers.CharField()
+    token = serializers.CharField()
     exchange = serializers.CharField()
     exchange_type = serializers.IntegerField()
+
+
+class InstrumentSerializer(_ListedInstrumentSerializer):
     instrument_type = serializers.CharField()
     expiry = serializers.DateField(allow_null=True)
     strike = serializers.FloatField(allow_null=True, help_text="In rupees.")
@@ -52,12 +59,7 @@ class InstrumentSerializer(serializers.Serializer):
     tick_size = serializers.FloatField(help_text="In rupees.")
 
 
-class SymbolSerializer(serializers.Serializer):
-    symbol = serializers.CharField()
-    name = serializers.CharField()
-    token = serializers.CharField()
-    exchange = serializers.CharField()
-    exchange_type = serializers.IntegerField()
+class SymbolSerializer(_ListedInstrumentSerializer):
     last_price = serializers.FloatField(allow_null=True)
     last_update = serializers.DateTimeField(allow_null=True)
 
@@ -130,7 +132,9 @@ class ISTDateTimeField(serializers.Field):
 
 
 class CommaListField(serializers.CharField):
-    def to_internal_value(self, data: object) -> list[str]:
+    # Read as a CharField (its checks and errors), then split: the value is a list, not the
+    # str a CharField's type promises.
+    def to_internal_value(self, data: Any) -> list[str]:  # type: ignore[override]
         items = [item.strip().upper() for item in super().to_internal_value(data).split(",")]
         return sorted({item for item in items if item})
 
@@ -171,7 +175,7 @@ class FilterQuerySerializer(RangeQuerySerializer):
     max_price = serializers.FloatField(required=False, min_value=0)
     data_quality = serializers.ChoiceField(choices=DataQuality.values, required=False)
     is_realtime = serializers.BooleanField(required=False, default=None, allow_null=True)
-    source = serializers.CharField(required=False)
+    source = serializers.CharField(required=False)  # type: ignore[assignment]  # see TickSerializer
     ordering = serializers.ChoiceField(choices=ORDERINGS, default="-received_at")
 
     def validate_symbols(self, symbols: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
@@ -114,7 +114,9 @@ def _validated(
     ticks: Iterable[Tick], instruments: dict[str, Instrument], now: datetime, result: IngestResult
 ) -> list[Tick]:
     latest = now + timedelta(seconds=settings.MARKET_DATA_MAX_CLOCK_SKEW_SECONDS)
-    accepted, rejected, examples = [], Counter(), {}
+    accepted: list[Tick] = []
+    rejected: Counter[str] = Counter()
+    examples: dict[str, Tick] = {}
     for tick in ticks:
         reason = _rejection_reason(tick, instruments, latest)
         if reason:
@@ -210,7 +212,7 @@ def _quality(tick: Tick, session_previous: Tick | MarketData | None, stale_befor
 
 def _grade(ticks: list[Tick], now: datetime) -> None:
     stale_before = now - timedelta(seconds=settings.MARKET_DATA_STALE_SECONDS)
-    previous = {
+    previous: dict[str, tuple[Tick | MarketData, date]] = {
         symbol: (row, ist_day(row.received_at)) for symbol, row in _previous_ticks(ticks).items()
     }
     for tick in ticks:

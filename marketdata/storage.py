@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import ujson
 from django.db import connection, transaction
@@ -20,6 +20,9 @@ from django.db import connection, transaction
 from marketdata.market_calendar import IST_OFFSET
 from marketdata.models import Instrument, MarketData
 from marketdata.ticks import Tick
+
+if TYPE_CHECKING:
+    from pymongo.collection import Collection
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 IST_OFFSET_SECONDS = int(IST_OFFSET.total_seconds())
@@ -61,7 +64,7 @@ def _json_text(value: dict[str, Any]) -> str:
     return ujson.dumps(value, escape_forward_slashes=False) if value else "{}"
 
 
-def _sql_values(row: Row, received_at: Any) -> tuple:
+def _sql_values(row: Row, received_at: Any) -> tuple[Any, ...]:
     """Column values in COLUMNS order as the SQL drivers take them: JSON as text."""
     depth = row["depth"]
     row.update(
@@ -69,16 +72,17 @@ def _sql_values(row: Row, received_at: Any) -> tuple:
         raw_data=_json_text(row["raw_data"]),
         received_at=received_at,
     )
-    return _in_column_order(row)
+    values: tuple[Any, ...] = _in_column_order(row)
+    return values
 
 
-def _sqlite_values(row: Row) -> tuple:
+def _sqlite_values(row: Row) -> tuple[Any, ...]:
     # What Django's adapt_datetimefield_value stores on SQLite (naive UTC text), for a
     # fraction of its cost.
     return _sql_values(row, str(row["received_at"].astimezone(UTC).replace(tzinfo=None)))
 
 
-def _postgresql_values(row: Row) -> tuple:
+def _postgresql_values(row: Row) -> tuple[Any, ...]:
     return _sql_values(row, row["received_at"])
 
 
@@ -95,7 +99,7 @@ def _sqlite_insert_sql(rows: int) -> str:
     )
 
 
-def _insert_sqlite(ticks: list[Tick], rows: list[tuple]) -> list[Tick]:
+def _insert_sqlite(ticks: list[Tick], rows: list[tuple[Any, ...]]) -> list[Tick]:
     """Multi-row statements, each inserting its rows in one step of SQLite with the GIL released;
     when they report fewer new rows than given (some were stored already), the batch is redone
     row by row, whose rowcounts name the new ticks."""
@@ -124,6 +128,7 @@ def _postgresql_array_types() -> list[str]:
     types = []
     for column in COLUMNS:
         db_type = fields[column].db_type(connection)
+        assert db_type is not None  # every concrete column of the table has one
         types.append("text" if column in _JSON_COLUMNS else db_type.split("(")[0])
     return types
 
@@ -140,7 +145,7 @@ def _postgresql_insert_sql() -> str:
     )
 
 
-def _insert_postgresql(ticks: list[Tick], rows: list[tuple]) -> list[Tick]:
+def _insert_postgresql(ticks: list[Tick], rows: list[tuple[Any, ...]]) -> list[Tick]:
     # One statement per batch: the rows travel as one array per column, and RETURNING names
     # the ticks that were new (a conflict returns nothing). Django's psycopg cursors bind
     # parameters client-side, quoting every array element in Python (most of the batch's
@@ -163,10 +168,20 @@ def _epoch_ms(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(milliseconds=1)
 
 
+class _MongoDBConnection(Protocol):
+    # django-mongodb-backend's DatabaseWrapper (untyped; Django types `connection` as the
+    # base wrapper). Under DEBUG it returns a logging wrapper with the same methods.
+    def get_collection(self, name: str) -> "Collection[dict[str, Any]]": ...
+
+
+def _mongodb_collection() -> "Collection[dict[str, Any]]":
+    return cast(_MongoDBConnection, connection).get_collection(MarketData._meta.db_table)
+
+
 def _insert_mongodb(ticks: list[Tick], documents: list[dict[str, Any]]) -> list[Tick]:
     from pymongo.errors import BulkWriteError
 
-    collection = connection.get_collection(MarketData._meta.db_table)
+    collection = _mongodb_collection()
     try:
         collection.insert_many(documents, ordered=False)
     except BulkWriteError as error:
@@ -303,15 +318,20 @@ FROM ranked GROUP BY bucket ORDER BY bucket
 """
 
 
-def _candle_rows_sql(symbol: str, step: int, start: datetime, end: datetime) -> list[tuple]:
+def _candle_rows_sql(
+    symbol: str, step: int, start: datetime, end: datetime
+) -> list[tuple[Any, ...]]:
     sql = _CANDLES_SQL.format(epoch=_EPOCH_SQL[connection.vendor], offset=IST_OFFSET_SECONDS)
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(sql, [step, step, symbol, adapt(start), adapt(end)])
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
-def _candle_rows_mongodb(symbol: str, step: int, start: datetime, end: datetime) -> list[tuple]:
+def _candle_rows_mongodb(
+    symbol: str, step: int, start: datetime, end: datetime
+) -> list[tuple[Any, ...]]:
     step_ms, offset_ms = step * 1000, IST_OFFSET_SECONDS * 1000
     shifted = {"$add": [{"$toLong": "$received_at"}, offset_ms]}
     bucket_ms = {
@@ -320,7 +340,7 @@ def _candle_rows_mongodb(symbol: str, step: int, start: datetime, end: datetime)
             offset_ms,
         ]
     }
-    pipeline = [
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"symbol": symbol, "received_at": {"$gte": start, "$lt": end}}},
         {"$sort": {"received_at": 1}},
         {
@@ -337,7 +357,7 @@ def _candle_rows_mongodb(symbol: str, step: int, start: datetime, end: datetime)
         },
         {"$sort": {"_id": 1}},
     ]
-    documents = connection.get_collection(MarketData._meta.db_table).aggregate(pipeline)
+    documents = _mongodb_collection().aggregate(pipeline)
     return [
         (
             int(doc["_id"]) // 1000,
@@ -352,14 +372,14 @@ def _candle_rows_mongodb(symbol: str, step: int, start: datetime, end: datetime)
     ]
 
 
-_CANDLE_ROWS: dict[str, Callable[[str, int, datetime, datetime], list[tuple]]] = {
+_CANDLE_ROWS: dict[str, Callable[[str, int, datetime, datetime], list[tuple[Any, ...]]]] = {
     "sqlite": _candle_rows_sql,
     "postgresql": _candle_rows_sql,
     "mongodb": _candle_rows_mongodb,
 }
 
 
-def candle_rows(*, symbol: str, step: int, start: datetime, end: datetime) -> list[tuple]:
+def candle_rows(*, symbol: str, step: int, start: datetime, end: datetime) -> list[tuple[Any, ...]]:
     """(bucket epoch seconds, open, high, low, close, volume, ticks) of `symbol` in [start, end),
     in buckets of `step` seconds aligned on IST midnights, oldest first."""
     return _CANDLE_ROWS[connection.vendor](symbol, step, start, end)

@@ -1,3 +1,5 @@
+"""Routes under /api/v1/market-data/."""
+
 from django.urls import path
 
 from marketdata import views

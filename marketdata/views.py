@@ -6,6 +6,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
+    extend_schema_view,
 )
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
@@ -27,7 +28,8 @@ from marketdata.serializers import (
     SymbolSerializer,
     TickSerializer,
 )
-from trading_signals.api.inputs import validated, whole_number_param
+from trading_signals.api.inputs import validated
+from trading_signals.api.pagination import BoundedPageSizeMixin
 from trading_signals.api.serializers import ErrorSerializer
 
 BAD_PARAMETER = OpenApiResponse(ErrorSerializer, description="`errors` names each bad parameter.")
@@ -35,21 +37,12 @@ UNKNOWN_SYMBOL = OpenApiResponse(ErrorSerializer, description="No such symbol.")
 SYMBOL = OpenApiParameter("symbol", str, OpenApiParameter.PATH, description="e.g. NIFTY")
 
 
-class CursorPage(CursorPagination):
+class CursorPage(BoundedPageSizeMixin, CursorPagination):
     """Cursor pages: stable under inserts and fast at any depth. `page_size` over the limit is a 400."""
 
     page_size = 100
     max_page_size = 1000
-    page_size_query_param = "page_size"
-    ordering = "-received_at"
-
-    def get_page_size(self, request: Request) -> int:
-        return whole_number_param(
-            request.query_params,
-            self.page_size_query_param,
-            default=self.page_size,
-            maximum=self.max_page_size,
-        )
+    ordering: str | list[str] | tuple[str, ...] = "-received_at"  # set per view (DRF's type)
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         try:
@@ -106,7 +99,15 @@ def _known_symbol(symbol: str) -> str:
     return symbol
 
 
-class SymbolTicksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+@extend_schema_view(
+    list=extend_schema(
+        tags=["market-data"],
+        parameters=[SYMBOL, RangeQuerySerializer],
+        responses={200: TickSerializer(many=True), 400: BAD_PARAMETER, 404: UNKNOWN_SYMBOL},
+        description="The symbol's ticks, newest first, in cursor pages.",
+    )
+)
+class SymbolTicksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[MarketData]):
     serializer_class = TickSerializer
     pagination_class = CursorPage
 
@@ -115,51 +116,42 @@ class SymbolTicksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         params = validated(RangeQuerySerializer, self.request.query_params)
         return selectors.ticks_filter(symbols=[symbol], **params)
 
-    @extend_schema(
-        tags=["market-data"],
-        parameters=[SYMBOL, RangeQuerySerializer],
-        responses={200: TickSerializer(many=True), 400: BAD_PARAMETER, 404: UNKNOWN_SYMBOL},
-        description="The symbol's ticks, newest first, in cursor pages.",
-    )
-    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().list(request, *args, **kwargs)
 
-
-class TickFilterViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    serializer_class = TickSerializer
-    pagination_class = CursorPage
-
-    def get_queryset(self) -> QuerySet[MarketData]:
-        params = validated(FilterQuerySerializer, self.request.query_params)
-        self.paginator.ordering = params.pop("ordering")
-        return selectors.ticks_filter(**params)
-
-    @extend_schema(
+@extend_schema_view(
+    list=extend_schema(
         tags=["market-data"],
         parameters=[FilterQuerySerializer],
         responses={200: TickSerializer(many=True), 400: BAD_PARAMETER},
         description="Ticks matching every given filter, in cursor pages.",
     )
-    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().list(request, *args, **kwargs)
-
-
-class InstrumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    serializer_class = InstrumentSerializer
+)
+class TickFilterViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[MarketData]):
+    serializer_class = TickSerializer
     pagination_class = CursorPage
 
-    def get_queryset(self) -> QuerySet[Instrument]:
-        self.paginator.ordering = ("symbol", "id")
-        return instruments.instruments_search(
-            **validated(InstrumentQuerySerializer, self.request.query_params)
-        )
+    def get_queryset(self) -> QuerySet[MarketData]:
+        params = validated(FilterQuerySerializer, self.request.query_params)
+        assert isinstance(self.paginator, CursorPage)  # pagination_class
+        self.paginator.ordering = params.pop("ordering")
+        return selectors.ticks_filter(**params)
 
-    @extend_schema(
+
+@extend_schema_view(
+    list=extend_schema(
         tags=["market-data"],
         parameters=[InstrumentQuerySerializer],
         responses={200: InstrumentSerializer(many=True), 400: BAD_PARAMETER},
         description="Search Angel One's instrument master (load it with "
         "`manage.py sync_instruments`): `search` matches a symbol prefix or part of the name.",
     )
-    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().list(request, *args, **kwargs)
+)
+class InstrumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Instrument]):
+    serializer_class = InstrumentSerializer
+    pagination_class = CursorPage
+
+    def get_queryset(self) -> QuerySet[Instrument]:
+        assert isinstance(self.paginator, CursorPage)  # pagination_class
+        self.paginator.ordering = ("symbol", "id")
+        return instruments.instruments_search(
+            **validated(InstrumentQuerySerializer, self.request.query_params)
+        )

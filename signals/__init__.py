@@ -1,0 +1,1 @@
+"""Option trading signals: curated by staff, read by users, closed by the feed's ticks."""

@@ -1,3 +1,6 @@
+"""Django admin for signals: the rules of signals.services shown as form errors, bulk cancel and close."""
+
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django import forms
@@ -6,11 +9,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from accounts.models import User
 from signals import selectors, services
 from signals.models import Signal, Status
-from trading_signals.api.errors import ApplicationError
+from trading_signals.errors import ApplicationError
 
-BADGE_COLOURS = {
+BADGE_COLOURS: dict[str, str] = {
     Status.ACTIVE: "#1d72b8",
     Status.COMPLETED: "#2e7d32",
     Status.CANCELLED: "#757575",
@@ -25,7 +29,8 @@ class SignalForm(forms.ModelForm):
         fields = "__all__"
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns (its stub allows None)
         signal = self.instance if self.instance.pk else None
         try:
             services.signal_clean(signal=signal, data=cleaned)
@@ -96,6 +101,7 @@ class SignalAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Signal, form: SignalForm, change: bool) -> None:
         # Writes go through the services (author, conditional updates, live events).
         if not change:
+            assert isinstance(request.user, User)  # the admin is for signed-in staff only
             obj.pk = services.signal_create(author=request.user, data=form.cleaned_data).pk
             return
         try:
@@ -105,10 +111,10 @@ class SignalAdmin(admin.ModelAdmin):
             self.message_user(request, f"Not saved: {error.message}", messages.ERROR)
 
     def _apply(
-        self, request: HttpRequest, queryset: QuerySet[Signal], write: Any
+        self, request: HttpRequest, signals: Iterable[Signal], write: Callable[[Signal], object]
     ) -> tuple[int, list[str]]:
         done, refused = 0, []
-        for signal in queryset:
+        for signal in signals:
             try:
                 write(signal)
             except ApplicationError as error:

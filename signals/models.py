@@ -1,3 +1,5 @@
+"""The signal model and its choices; SQL stores also enforce its rules with check constraints."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -5,7 +7,8 @@ from django.db.models import F, Q
 from marketdata.market_calendar import INDICES
 
 # The six streamed indices, from the one table that seeds them.
-Underlying = models.TextChoices(
+# (django-stubs types only the class syntax of TextChoices, not Enum's functional API.)
+Underlying: type[models.TextChoices] = models.TextChoices(  # type: ignore[call-overload]
     "Underlying", [(symbol, (symbol, name)) for _token, symbol, name, _exchange, _type in INDICES]
 )
 
@@ -39,7 +42,7 @@ def _one_of(field: str, choices: type[models.TextChoices]) -> Q:
 
 # The same rules live in signals.services (MongoDB has no check constraints); these keep SQL
 # stores consistent even against writes that bypass the services.
-CONSTRAINTS = [
+CONSTRAINTS: list[models.BaseConstraint] = [
     models.CheckConstraint(
         condition=Q(entry_price__gt=0, target_price__gt=0, stop_loss__gt=0),
         name="signals_prices_positive",

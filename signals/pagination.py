@@ -4,20 +4,12 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 
 from trading_signals.api.inputs import whole_number_param
+from trading_signals.api.pagination import BoundedPageSizeMixin
 
 
-class SignalPagination(PageNumberPagination):
+class SignalPagination(BoundedPageSizeMixin, PageNumberPagination):
     page_size = 50
-    page_size_query_param = "page_size"
     max_page_size = 200
-
-    def get_page_size(self, request: Request) -> int:
-        return whole_number_param(
-            request.query_params,
-            self.page_size_query_param,
-            default=self.page_size,
-            maximum=self.max_page_size,
-        )
 
     def get_page_number(self, request: Request, paginator: object) -> int:
         return whole_number_param(request.query_params, self.page_query_param, default=1)

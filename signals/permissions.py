@@ -1,3 +1,5 @@
+"""Who may do what with signals: everyone signed in reads, staff write."""
+
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView

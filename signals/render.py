@@ -5,6 +5,11 @@ from typing import Any
 from signals.models import Signal
 from trading_signals.wire import key_render, optional_date_iso, optional_utc_iso, utc_iso
 
+SIGNAL_FIELDS = (
+    "id", "user_id", "author_name", "symbol", "underlying", "option_type", "signal_type",
+    "entry_price", "target_price", "stop_loss", "quantity", "confidence", "status", "notes",
+    "strike", "expiry", "outcome", "exit_price", "points", "closed_at", "created_at", "updated_at",
+)  # fmt: skip
 _TEXT = ("symbol", "underlying", "option_type", "signal_type", "status", "notes")
 _PRICES = ("entry_price", "target_price", "stop_loss", "strike", "exit_price", "points")
 
@@ -30,4 +35,4 @@ def signal_render(signal: Signal) -> dict[str, Any]:
         created_at=utc_iso(signal.created_at),
         updated_at=utc_iso(signal.updated_at),
     )
-    return row
+    return {name: row[name] for name in SIGNAL_FIELDS}

@@ -74,7 +74,8 @@ def _closed_in(start: datetime | None, end: datetime | None) -> QuerySet[Signal]
         closed = closed.filter(closed_at__gte=start)
     if end:
         closed = closed.filter(closed_at__lte=end)
-    return closed.annotate(points=POINTS, holding=HOLDING)
+    # Not `points`: that name is Signal's property, which an annotation cannot be set on.
+    return closed.annotate(result_points=POINTS, holding=HOLDING)
 
 
 def _seconds(value: timedelta | float | None) -> float | None:
@@ -102,9 +103,9 @@ def _grouped(closed: QuerySet[Signal], key: str) -> list[dict[str, Any]]:
         closed.values(key)
         .annotate(
             count=Count("id"),
-            wins=Count("id", filter=Q(points__gt=0)),
-            average_points=Avg("points"),
-            total_points=Sum("points"),
+            wins=Count("id", filter=Q(result_points__gt=0)),
+            average_points=Avg("result_points"),
+            total_points=Sum("result_points"),
             average_holding=Avg("holding"),
         )
         .order_by(key)

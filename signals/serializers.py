@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from signals.models import Signal
-from signals.render import signal_render
+from signals.render import SIGNAL_FIELDS, signal_render
 from trading_signals.api.serializers import FromToSerializer, IdField
 
 
@@ -19,30 +19,7 @@ class SignalOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Signal
-        fields = [
-            "id",
-            "user_id",
-            "author_name",
-            "symbol",
-            "underlying",
-            "option_type",
-            "signal_type",
-            "entry_price",
-            "target_price",
-            "stop_loss",
-            "quantity",
-            "confidence",
-            "status",
-            "notes",
-            "strike",
-            "expiry",
-            "outcome",
-            "exit_price",
-            "points",
-            "closed_at",
-            "created_at",
-            "updated_at",
-        ]
+        fields = list(SIGNAL_FIELDS)
         read_only_fields = fields
 
     def to_representation(self, instance: Signal) -> dict[str, Any]:

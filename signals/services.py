@@ -10,7 +10,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,7 +22,7 @@ from marketdata.ticks import Tick
 from signals import selectors
 from signals.models import OptionType, Outcome, Signal, SignalType, Status, Underlying
 from signals.render import signal_render
-from trading_signals.api.errors import ApplicationError, field_error
+from trading_signals.errors import ApplicationError, field_error
 
 logger = logging.getLogger(__name__)
 
@@ -30,15 +30,9 @@ NOTES_MAX_LENGTH = 2000
 SYMBOL_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9&_-]{0,63}$")
 
 REQUIRED_FIELDS = (
-    "symbol",
-    "option_type",
-    "signal_type",
-    "entry_price",
-    "target_price",
-    "stop_loss",
-    "quantity",
-    "confidence",
-)
+    "symbol", "option_type", "signal_type", "entry_price", "target_price", "stop_loss",
+    "quantity", "confidence",
+)  # fmt: skip
 EDITABLE_FIELDS = (*REQUIRED_FIELDS, "underlying", "strike", "expiry", "notes")
 PRICE_FIELDS = ("entry_price", "target_price", "stop_loss")
 
@@ -52,7 +46,7 @@ Errors = dict[str, list[str]]
 # --- The rules ---------------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -231,10 +225,11 @@ def _apply_if_active(*, pk: Any, values: Mapping[str, Any]) -> bool:
     return rows == 1
 
 
+_ACTIONS: dict[str | None, str] = {Status.COMPLETED: "closed", Status.CANCELLED: "cancelled"}
+
+
 def _action_for(changes: Mapping[str, Any]) -> str:
-    return {Status.COMPLETED: "closed", Status.CANCELLED: "cancelled"}.get(
-        changes.get("status"), "updated"
-    )
+    return _ACTIONS.get(changes.get("status"), "updated")
 
 
 def signal_create(*, author: User, data: Mapping[str, Any]) -> Signal:

@@ -1,3 +1,5 @@
+"""Celery tasks of signals: closing expired signals."""
+
 from datetime import UTC, datetime
 
 from celery import shared_task

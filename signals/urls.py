@@ -1,3 +1,5 @@
+"""Routes under /api/v1/signals/."""
+
 from rest_framework.routers import SimpleRouter
 
 from signals.views import SignalViewSet

@@ -1,3 +1,5 @@
+"""The signals API: list, detail, create, edit, cancel, close and performance."""
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -5,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import User
 from signals import selectors, services
 from signals.filters import SignalFilterSerializer
 from signals.models import Signal
@@ -29,7 +32,9 @@ WRITE_ERRORS = {400: BAD_INPUT, 403: FORBIDDEN}
 
 
 @extend_schema(tags=["signals"])
-class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SignalViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Signal]
+):
     """Option trading signals: everyone signed in reads them, staff publish and close them."""
 
     permission_classes = [IsStaffOrReadOnly]
@@ -55,6 +60,7 @@ class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     def create(self, request: Request) -> Response:
         data = validated(SignalInputSerializer, request.data)
+        assert isinstance(request.user, User)  # IsStaffOrReadOnly: signed-in staff
         signal = services.signal_create(author=request.user, data=data)
         return self._respond(signal, status.HTTP_201_CREATED)
 

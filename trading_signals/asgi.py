@@ -1,3 +1,5 @@
+"""The ASGI application: Django for HTTP, Channels for `/ws`."""
+
 import os
 
 from django.core.asgi import get_asgi_application
@@ -10,5 +12,6 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from marketdata.live.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
-    {"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)}
+    # (types-channels wants its own URLPattern type, which re_path does not return.)
+    {"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)}  # type: ignore[arg-type]
 )

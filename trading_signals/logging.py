@@ -1,5 +1,12 @@
+"""Logging plumbing for LOGGING (trading_signals/settings/logging.py): secret redaction, and a
+rotating file handler that creates its own folder."""
+
 import logging
+import logging.handlers
+import os
 import re
+from pathlib import Path
+from typing import Any
 
 # Values that look like secrets (JWTs, and the values of secret-named keys) are masked in
 # every log record, including records from third-party libraries such as smartapi-python.
@@ -25,3 +32,14 @@ class RedactSecretsFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+class FolderCreatingRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A RotatingFileHandler that creates its file's folder (LOG_DIR) first.
+
+    The folder is made when logging is configured (django.setup), not when settings are imported.
+    """
+
+    def __init__(self, filename: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
+        Path(filename).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(filename, *args, **kwargs)

@@ -1,3 +1,5 @@
+"""Request logging without query strings (they may carry a token)."""
+
 import logging
 import time
 from collections.abc import Callable

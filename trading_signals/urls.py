@@ -1,3 +1,5 @@
+"""The project's routes: service endpoints, docs, admin and each app's API."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import (

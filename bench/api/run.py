@@ -18,11 +18,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.common import INDEX_TOKENS, run_per_backend, setup_django
+from bench.common import bench_database, index_tokens, per_backend_main, setup_django
 
 IST = ZoneInfo("Asia/Kolkata")
 TOTAL_TICKS = 1_000_000
-SYMBOLS = {symbol: token for symbol, (token, _kind) in INDEX_TOKENS.items()}
 FIRST_DAY = date(2025, 1, 6)
 RUNS = 50
 
@@ -43,6 +42,7 @@ def _fill() -> date:
     from marketdata.services import tick_ingest
     from marketdata.ticks import Tick
 
+    symbols = {symbol: token for symbol, (token, _kind) in index_tokens().items()}
     stored = MarketData.objects.count()
     if stored >= TOTAL_TICKS:
         return MarketData.objects.latest("received_at").received_at.astimezone(IST).date()
@@ -52,13 +52,13 @@ def _fill() -> date:
         opens = datetime.combine(day, datetime.min.time(), tzinfo=IST) + timedelta(
             hours=9, minutes=15
         )
-        seconds = min(22_501, -(-remaining // len(SYMBOLS)))
+        seconds = min(22_501, -(-remaining // len(symbols)))
         for chunk in range(0, seconds, 1000):
             ticks = [
                 Tick(token=token, symbol=symbol, ltpc=20000.0 + (s % 600) * 0.5, exchange="",
                      received_at=opens + timedelta(seconds=s), volume=s * 10, close=19990.0)
                 for s in range(chunk, min(chunk + 1000, seconds))
-                for symbol, token in SYMBOLS.items()
+                for symbol, token in symbols.items()
             ][:remaining]  # fmt: skip
             remaining -= len(tick_ingest(ticks=ticks).stored)
         if remaining <= 0:
@@ -80,7 +80,7 @@ def _median_ms(client, path: str, headers: dict) -> float:
 def _plans(day: date) -> None:
     from django.db import connection
 
-    from marketdata import selectors
+    from marketdata import selectors, storage
     from marketdata.models import MarketData
 
     latest = MarketData.objects.filter(symbol="NIFTY").order_by("-received_at")[:1]
@@ -88,8 +88,8 @@ def _plans(day: date) -> None:
     print("  plan, latest (one per symbol):", latest.explain().replace("\n", " | "))
     print("  plan, symbol first page:      ", page.explain().replace("\n", " | "))
     start = datetime.combine(day, datetime.min.time(), tzinfo=IST)
-    sql = selectors._CANDLES_SQL.format(
-        epoch=selectors._EPOCH_SQL[connection.vendor], offset=selectors.IST_OFFSET_SECONDS
+    sql = storage._CANDLES_SQL.format(
+        epoch=storage._EPOCH_SQL[connection.vendor], offset=storage.IST_OFFSET_SECONDS
     )
     explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
     adapt = connection.ops.adapt_datetimefield_value
@@ -101,7 +101,7 @@ def _plans(day: date) -> None:
     print("  plan, chart:                  ", " | ".join(lines))
 
 
-def measure(backend: str) -> None:
+def measure(backend: str, args: argparse.Namespace) -> None:
     setup_django()
     from django.db import connection
     from django.test import Client
@@ -109,36 +109,30 @@ def measure(backend: str) -> None:
 
     from accounts.models import User
 
-    if backend == "sqlite":
-        connection.settings_dict["TEST"]["NAME"] = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=True)
-    day = _fill()
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE market_data")  # planner statistics, as autovacuum would keep
-    user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"name": "Bench"})
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {RefreshToken.for_user(user).access_token}"}
-    client = Client()
-    api = "/api/v1/market-data"
-    chart = f"{api}/chart/NIFTY?interval=1m&from={day.isoformat()}&to={(day + timedelta(days=1)).isoformat()}"
-    print(f"{backend}: {RUNS} requests each, median (target)")
-    print(f"  latest                {_median_ms(client, f'{api}/latest', headers):6.1f} ms (< 20)")
-    print(
-        f"  symbol/NIFTY page 1   {_median_ms(client, f'{api}/symbol/NIFTY', headers):6.1f} ms (< 20)"
-    )
-    print(f"  chart 1m, one day     {_median_ms(client, chart, headers):6.1f} ms (< 100)")
-    _plans(day)
+    with bench_database(backend, keep=True):
+        day = _fill()
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE market_data")  # planner statistics, as autovacuum would keep
+        user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"name": "Bench"})
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {RefreshToken.for_user(user).access_token}"}
+        client = Client()
+        api = "/api/v1/market-data"
+        chart = f"{api}/chart/NIFTY?interval=1m&from={day.isoformat()}&to={(day + timedelta(days=1)).isoformat()}"
+        print(f"{backend}: {RUNS} requests each, median (target)")
+        print(
+            f"  latest                {_median_ms(client, f'{api}/latest', headers):6.1f} ms (< 20)"
+        )
+        print(
+            f"  symbol/NIFTY page 1   {_median_ms(client, f'{api}/symbol/NIFTY', headers):6.1f} ms (< 20)"
+        )
+        print(f"  chart 1m, one day     {_median_ms(client, chart, headers):6.1f} ms (< 100)")
+        _plans(day)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"])
-    args = parser.parse_args()
-    if args.backend:
-        measure(args.backend)
-        return
     default_sqlite = Path(tempfile.gettempdir()) / "trading_signals_bench_api.sqlite3"
     sqlite = os.environ.get("BENCH_SQLITE_PATH", str(default_sqlite))
-    run_per_backend(__file__, sqlite_url=f"sqlite:///{sqlite}", args=[], env={})
+    per_backend_main(__file__, __doc__, measure, sqlite_path=sqlite)
 
 
 if __name__ == "__main__":

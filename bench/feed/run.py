@@ -19,13 +19,12 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.common import INDEX_TOKENS, run_per_backend, setup_django
+from bench.common import bench_database, index_tokens, per_backend_main, setup_django
 
 SESSION_OPEN_MS = 1_736_135_100_000  # 2025-01-06 09:15 IST, a trading Monday
 TARGET = 20_000
@@ -36,10 +35,10 @@ def _frames(count: int, first: int) -> list[bytes]:
     import random
 
     from marketdata.feed.angelone.frames import QUOTE
-    from marketdata.tests.feed.angelone_peer import random_frame
+    from marketdata.tests.feed.angelone.angelone_peer import random_frame
 
     rng = random.Random(first)
-    tokens = list(INDEX_TOKENS.values())
+    tokens = list(index_tokens().values())
     return [
         random_frame(
             rng,
@@ -106,20 +105,17 @@ def _pipeline_run(frames: list[bytes], parser) -> tuple[float, object]:
     return asyncio.run(main()), pipeline.counters
 
 
-def measure(backend: str, count: int) -> None:
+def measure(backend: str, args: argparse.Namespace) -> None:
     setup_django()
     from django.conf import settings
-    from django.db import connection
 
     from marketdata.feed.angelone.frames import FrameParser
     from marketdata.live.publish import ticks_publish
     from marketdata.models import Instrument
     from marketdata.services import tick_ingest
 
-    if backend == "sqlite":  # a file, not Django's default in-memory test database
-        connection.settings_dict["TEST"]["NAME"] = connection.settings_dict["NAME"]
-    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    count = args.ticks
+    with bench_database(backend):
         parser = FrameParser(instruments=list(Instrument.objects.filter(subscribed=True)))
         frames = _frames(count, first=0)
         ticks: list = []
@@ -138,30 +134,21 @@ def measure(backend: str, count: int) -> None:
             f"  pipeline {verdict} the {TARGET:,} ticks/s target; dropped {counters.dropped}, "
             f"duplicates {counters.duplicates}, publish errors {counters.publish_errors}"
         )
-    finally:
-        connection.creation.destroy_test_db(test_db, verbosity=0)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"])
-    parser.add_argument("--ticks", type=int, default=120_000)
-    args = parser.parse_args()
-    if args.backend:
-        measure(args.backend, args.ticks)
-        return
     redis_url = (
         os.environ.get("BENCH_REDIS_URL")
         or os.environ.get("REDIS_URL")
         or "redis://127.0.0.1:6379/0"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        run_per_backend(
-            __file__,
-            sqlite_url=f"sqlite:///{tmp}/bench.sqlite3",
-            args=["--ticks", str(args.ticks)],
-            env={"REDIS_URL": redis_url, "LOG_DIR": tmp},
-        )
+    per_backend_main(
+        __file__,
+        __doc__,
+        measure,
+        options=[("--ticks", {"type": int, "default": 120_000})],
+        env={"REDIS_URL": redis_url},
+    )
 
 
 if __name__ == "__main__":

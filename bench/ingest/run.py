@@ -9,18 +9,16 @@ repeated within the batch.
 
 import argparse
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.common import INDEX_TOKENS, run_per_backend, setup_django
+from bench.common import bench_database, index_tokens, per_backend_main, setup_django
 
 BATCH_SIZE = 2000
 BATCHES = 100
-SYMBOLS = {symbol: token for symbol, (token, _kind) in INDEX_TOKENS.items()}
 SESSION_OPEN = datetime(2025, 1, 6, 9, 15, tzinfo=ZoneInfo("Asia/Kolkata"))
 
 
@@ -28,14 +26,15 @@ def _fresh_ticks(start: int, count: int) -> list:
     """`count` ticks in time order: the six symbols in turn, 25 ms apart."""
     from marketdata.ticks import Tick
 
-    names = list(SYMBOLS)
+    symbols = {symbol: token for symbol, (token, _kind) in index_tokens().items()}
+    names = list(symbols)
     ticks = []
     for i in range(start, start + count):
         symbol = names[i % len(names)]
         price = 20000.0 + (i % 500) * 0.05
         ticks.append(
             Tick(
-                token=SYMBOLS[symbol], symbol=symbol, ltpc=price, open=price, high=price + 50,
+                token=symbols[symbol], symbol=symbol, ltpc=price, open=price, high=price + 50,
                 low=price - 50, close=19990.0, volume=None, exchange="", is_realtime=True,
                 received_at=SESSION_OPEN + timedelta(milliseconds=25 * i),
             )
@@ -55,17 +54,12 @@ def _batches() -> list[list]:
     return batches
 
 
-def measure(backend: str) -> None:
+def measure(backend: str, args: argparse.Namespace) -> None:
     setup_django()
-    from django.db import connection
-
     from marketdata.models import MarketData
     from marketdata.services import tick_ingest
 
-    if backend == "sqlite":  # a file, not Django's default in-memory test database
-        connection.settings_dict["TEST"]["NAME"] = connection.settings_dict["NAME"]
-    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with bench_database(backend):
         batches = _batches()
         sent = sum(len(batch) for batch in batches)
         stored = duplicates = 0
@@ -79,20 +73,15 @@ def measure(backend: str) -> None:
             f"{backend:<10} batch size {BATCH_SIZE}: {sent} ticks ({duplicates} duplicates) in "
             f"{elapsed:.2f} s = {sent / elapsed:,.0f} ticks/s, {stored / elapsed:,.0f} rows/s"
         )
-    finally:
-        connection.creation.destroy_test_db(test_db, verbosity=0)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"])
-    args = parser.parse_args()
-    if args.backend:
-        measure(args.backend)
-        return
-    print(f"tick_ingest, {BATCHES} batches, 10% duplicates, target >= 20,000 ticks/s")
-    with tempfile.TemporaryDirectory() as tmp:
-        run_per_backend(__file__, sqlite_url=f"sqlite:///{tmp}/bench.sqlite3", args=[], env={})
+    per_backend_main(
+        __file__,
+        __doc__,
+        measure,
+        banner=f"tick_ingest, {BATCHES} batches, 10% duplicates, target >= 20,000 ticks/s",
+    )
 
 
 if __name__ == "__main__":

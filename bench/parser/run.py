@@ -9,7 +9,6 @@ ratios. Target: decode at least 5x theirs in every mode. Best of N rounds; GC st
 """
 
 import argparse
-import os
 import random
 import sys
 import time
@@ -17,18 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_signals.settings")
+from bench.common import index_tokens, setup_django
 
-import django
+setup_django()
 
-django.setup()
-
-from bench.common import INDEX_TOKENS  # noqa: E402
 from marketdata.feed.angelone.frames import LTP, QUOTE, SNAP_QUOTE, FeedInstrument, FrameParser  # noqa: E402
 from marketdata.feed.angelone.session import _smart_connect_class  # noqa: E402
-from marketdata.tests.feed.angelone_peer import random_frame  # noqa: E402
+from marketdata.tests.feed.angelone.angelone_peer import random_frame  # noqa: E402
 
-INSTRUMENTS = [FeedInstrument(symbol, *tokens) for symbol, tokens in INDEX_TOKENS.items()]
+INSTRUMENTS = [FeedInstrument(symbol, *tokens) for symbol, tokens in index_tokens().items()]
 MODES = {"LTP": LTP, "QUOTE": QUOTE, "SNAP_QUOTE": SNAP_QUOTE}
 
 

@@ -1,7 +1,7 @@
 """Live push fan-out: our daphne `/ws` against a bare asyncio `websockets` broadcast server.
 
 N clients, each subscribed to all six indices; a publisher process calls
-`marketdata.live.ticks_publish` (through Redis) with one tick per index every 1/RATE s.
+`marketdata.live.publish.ticks_publish` (through Redis) with one tick per index every 1/RATE s.
 Both servers get the same publisher and the same load generator (this process), one after
 the other. Printed: publish-to-receive latency p50/p95/p99, delivered messages/s, and lost
 messages (ticks a client never got), for each server, and our p99 over the bare one's.
@@ -28,13 +28,17 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import INDEX_TOKENS  # noqa: E402 - needs BASE_DIR on the path
+from bench.common import index_tokens, setup_django  # noqa: E402 - needs BASE_DIR on the path
 
-SYMBOLS = list(INDEX_TOKENS)
 VOLUME_KEY = '"volume":'  # the publisher puts its clock (microseconds) in the tick's volume
 
 
 # --- The publisher (a separate process) ----------------------------------------------------
+
+
+def symbols() -> list[str]:
+    """The six indices, each client's subscription (once Django is set up)."""
+    return list(index_tokens())
 
 
 def publish(rate: float, seconds: float) -> None:
@@ -43,6 +47,7 @@ def publish(rate: float, seconds: float) -> None:
     from marketdata.live.publish import ticks_publish
     from marketdata.ticks import Tick
 
+    names = symbols()
     batches = int(rate * seconds)
     start = time.monotonic() + 0.2
     for i in range(batches):
@@ -51,10 +56,10 @@ def publish(rate: float, seconds: float) -> None:
         stamp = time.time_ns() // 1000
         ticks = [
             Tick(token=str(n), symbol=s, ltpc=100.0 + i, received_at=now, volume=stamp)
-            for n, s in enumerate(SYMBOLS)
+            for n, s in enumerate(names)
         ]
         ticks_publish(ticks=ticks)
-    print(batches * len(SYMBOLS))
+    print(batches * len(names))
 
 
 # --- The bare server (a separate process) --------------------------------------------------
@@ -85,7 +90,7 @@ async def bare_server(fd: int) -> None:
 
     prefix = get_channel_layer().prefix
     pubsub = aioredis.Redis.from_url(os.environ["REDIS_URL"]).pubsub()
-    await pubsub.subscribe(*(f"{prefix}:{tick_group(s)}" for s in SYMBOLS))
+    await pubsub.subscribe(*(f"{prefix}:{tick_group(s)}" for s in symbols()))
     sock = socket.socket(fileno=fd)
     async with websockets.serve(handler, sock=sock, process_request=health, compression=None):
         async for message in pubsub.listen():
@@ -107,7 +112,7 @@ async def client(url: str, tally: Tally, ready: asyncio.Event, done: asyncio.Eve
     import websockets
 
     async with websockets.connect(url, compression=None, max_queue=None) as ws:
-        await ws.send(json.dumps({"action": "subscribe", "symbols": SYMBOLS}))
+        await ws.send(json.dumps({"action": "subscribe", "symbols": symbols()}))
         ready.set()
         async for text in ws:
             at = text.find(VOLUME_KEY)
@@ -167,10 +172,7 @@ def prepare_database(workdir: Path) -> tuple[dict[str, str], str]:
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_signals.settings")
-    import django
-
-    django.setup()
+    setup_django()
     from django.core.management import call_command
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -198,7 +200,7 @@ def main() -> None:
     if not os.environ.get("REDIS_URL"):
         sys.exit("bench/ws needs REDIS_URL (a Redis server): the publisher talks to it.")
 
-    from marketdata.tests.live.server import serving
+    from testing.server import serving
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -206,7 +208,7 @@ def main() -> None:
         bare = [sys.executable, __file__, "--bare-server", "{fd}"]
         for n in args.clients:
             print(
-                f"{n} clients x {len(SYMBOLS)} symbols x {args.rate:g} ticks/s, {args.seconds:g} s"
+                f"{n} clients x {len(symbols())} symbols x {args.rate:g} ticks/s, {args.seconds:g} s"
             )
             results = {}
             for name, command in (("daphne /ws", None), ("bare websockets", bare)):
@@ -221,16 +223,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--publish":
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_signals.settings")
-        import django
-
-        django.setup()
+        setup_django()
         publish(float(sys.argv[2]), float(sys.argv[3]))
     elif len(sys.argv) > 1 and sys.argv[1] == "--bare-server":
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_signals.settings")
-        import django
-
-        django.setup()
+        setup_django()
         asyncio.run(bare_server(int(sys.argv[2])))
     else:
         main()

@@ -217,7 +217,7 @@ class FeedPipeline:
                 self.recorder.write(batch)
             self._dropped(self.buffer.add(batch), why="the buffer is full")
 
-    async def _drain(self, writer: asyncio.Task) -> None:
+    async def _drain(self, writer: asyncio.Task[None]) -> None:
         self.buffer.close()
         try:
             await asyncio.wait_for(writer, self.config.stop_timeout_seconds)

@@ -6,10 +6,10 @@ The protocol, its limits and its close codes are described in docs/live-push.md.
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken, Token
 
 from marketdata import selectors
 from marketdata.live import publish
@@ -36,7 +36,7 @@ class _AuthError(Exception):
     pass
 
 
-def _offered_token(scope: dict[str, Any]) -> tuple[str | None, str | None]:
+def _offered_token(scope: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(token, subprotocol to accept): from `bearer, <token>` subprotocols, else `?token=`."""
     subprotocols = scope.get("subprotocols") or []
     if len(subprotocols) >= 2 and subprotocols[0].lower() == BEARER:
@@ -50,7 +50,9 @@ def _authenticate(raw_token: str | None) -> tuple[Any, datetime]:
     if not raw_token:
         raise _AuthError("An access token is required: ?token=<access> or 'bearer, <access>'.")
     try:
-        token = AccessToken(raw_token)  # checks the signature, the expiry and the token type
+        # Checks the signature, the expiry and the token type. (simplejwt annotates its
+        # argument as a Token; it takes the encoded string.)
+        token = AccessToken(cast(Token, raw_token))
         user = JWTAuthentication().get_user(token)
     except (TokenError, InvalidToken, AuthenticationFailed) as error:
         raise _AuthError(f"Invalid access token: {_first_message(error)}") from None

@@ -103,9 +103,10 @@ class DaphneSocket:
 
     def is_slow(self) -> bool:
         """More than the high-water mark is still waiting for the client to read it."""
-        transport = getattr(self._protocol, "transport", None)
+        # None under another server: its missing attributes raise AttributeError below.
+        transport: Any = getattr(self._protocol, "transport", None)
         try:
-            unsent = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+            unsent: int = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
         except AttributeError:
             return False
         return unsent > self._high_water

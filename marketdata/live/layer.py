@@ -176,11 +176,13 @@ def expanded(message: Message) -> list[Message]:
 
 
 def pack(message: Message) -> bytes:
-    return msgpack.packb(message, use_bin_type=True)
+    packed: bytes = msgpack.packb(message, use_bin_type=True)  # msgpack is untyped
+    return packed
 
 
 def unpack(data: bytes) -> Message:
-    return msgpack.unpackb(data, raw=False)
+    message: Message = msgpack.unpackb(data, raw=False)
+    return message
 
 
 class FanoutChannelLayer(BaseChannelLayer):

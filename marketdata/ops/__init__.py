@@ -1,0 +1,1 @@
+"""Operations around the feed: its supervisor, backfills of outages, and the daily jobs."""

@@ -109,7 +109,8 @@ def feed_alive(*, heartbeat: dict[str, Any] | None, now: datetime) -> bool:
 
 def _backoff(failures: int) -> timedelta:
     base = timedelta(seconds=settings.FEED_SUPERVISOR_BACKOFF_SECONDS)
-    return min(base * 2 ** (failures - 1), BACKOFF_CAP)
+    growth: float = 2 ** (failures - 1)  # typeshed types int ** int as Any
+    return min(base * growth, BACKOFF_CAP)
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def _store() -> _RedisStore | _MemoryStore:
 
 # --- acting on the decision --------------------------------------------------------------
 
-_children: list[subprocess.Popen] = []
+_children: list[subprocess.Popen[bytes]] = []
 
 
 def feed_command() -> list[str]:

@@ -1,3 +1,5 @@
+"""The six streamed indices that the data migration seeds."""
+
 import pytest
 
 from marketdata.models import Instrument

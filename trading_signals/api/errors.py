@@ -1,4 +1,4 @@
-"""One domain error type, and one handler that makes every endpoint fail the same way.
+"""One handler that makes every endpoint fail the same way, domain errors included.
 
 Error bodies look like `{"detail": "...", "errors": {"field": ["reason", ...]}}`.
 """
@@ -12,18 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-
-class ApplicationError(Exception):
-    """A rule of the domain was broken; `errors` maps field names to reasons."""
-
-    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or {}
-
-
-def field_error(field: str, reason: str) -> ApplicationError:
-    return ApplicationError(reason, errors={field: [reason]})
+from trading_signals.errors import ApplicationError
 
 
 def _as_drf_error(exc: Exception) -> Exception:

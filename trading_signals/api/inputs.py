@@ -12,7 +12,7 @@ from rest_framework.serializers import Serializer
 
 
 def validated(
-    serializer_class: type[Serializer], data: Any, *, partial: bool = False
+    serializer_class: type[Serializer[Any]], data: Any, *, partial: bool = False
 ) -> dict[str, Any]:
     """`data` (a request body or query parameters) checked by `serializer_class`."""
     serializer = serializer_class(data=data, partial=partial)

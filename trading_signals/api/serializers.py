@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 
 @extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}]})
-class IdField(serializers.Field):
+class IdField(serializers.Field[Any, Any, int | str, Any]):
     """Integer keys on SQL stores, ObjectId strings on MongoDB."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -18,22 +18,26 @@ class IdField(serializers.Field):
         return value if isinstance(value, int) else str(value)
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     detail = serializers.CharField()
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # DRF's metaclass moves declared fields off the class, so `Serializer.errors` (which the
+    # stubs see this shadowing) is untouched.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField())
+    )
 
 
-class FromToSerializer(serializers.Serializer):
+class FromToSerializer(serializers.Serializer[Any]):
     """A serializer with `from` and `to` fields, read from and written to `start` and `end`.
 
     `from` is a Python keyword, so it cannot be declared as a class attribute: subclasses say
     which field type the pair has through `from_to_field`, and `get_fields` adds them.
     """
 
-    def from_to_field(self) -> serializers.Field:
+    def from_to_field(self) -> serializers.Field[Any, Any, Any, Any]:
         return serializers.DateTimeField()
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
         for name, source in (("from", "start"), ("to", "end")):
             field = self.from_to_field()

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from marketdata.market_calendar import EXCHANGE_TYPES
 from marketdata.ticks import Tick
@@ -41,6 +41,17 @@ FRAME_SIZES = {mode: layout.size for mode, layout in FRAME_STRUCTS.items()}  # 5
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+
+
+class Subscribable(Protocol):
+    """What a source needs to subscribe an instrument: a FeedInstrument or an Instrument row."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def token(self) -> str: ...
+    @property
+    def exchange_type(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +89,7 @@ class FrameParser:
     `normalize` turns fields into a `Tick` (token -> symbol, paise -> rupees, ms -> datetime).
     """
 
-    def __init__(self, *, instruments: Iterable[FeedInstrument], source: str = "angelone") -> None:
+    def __init__(self, *, instruments: Iterable[Subscribable], source: str = "angelone") -> None:
         self.source = source
         self.stats = {"frames": 0, "malformed": 0, "unknown_token": 0}
         named = {str(item.token): (str(item.token), item.symbol) for item in instruments}

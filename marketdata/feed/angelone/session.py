@@ -16,7 +16,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -97,20 +97,24 @@ def _smart_connect_class() -> type:
     with _import_lock:
         logzero.logger.disabled = True  # smartapi-python's logger: failed calls log secrets there
         real_get = requests.get
-        requests.get = _skip_ip_lookup  # read once, by `from requests import get` at import
+        # Read once, by `from requests import get` at import; a deliberate stand-in.
+        requests.get = _skip_ip_lookup  # type: ignore[assignment]
         try:
             from SmartApi import smartConnect
         finally:
             requests.get = real_get
         _silence(smartConnect)
-        return smartConnect.SmartConnect
+        connect_class: type = smartConnect.SmartConnect  # the package is untyped
+        return connect_class
 
 
 def _skip_ip_lookup(*args: Any, **kwargs: Any) -> None:
     raise OSError("smartapi-python's import-time IP lookup is skipped")
 
 
-def _silence(module: ModuleType) -> None:
+def _silence(module: Any) -> None:
+    # smartapi-python's smartConnect module: its globals are replaced, which ModuleType's
+    # type does not allow.
     module.logzero = SimpleNamespace(logfile=lambda *args, **kwargs: None)
     module.os = SimpleNamespace(path=os.path, makedirs=lambda *args, **kwargs: None)
 

@@ -31,7 +31,7 @@ from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from marketdata.feed.angelone.frames import MODES, FeedInstrument, FrameParser
+from marketdata.feed.angelone.frames import MODES, FrameParser, Subscribable
 from marketdata.feed.angelone.session import (
     AngelOneUnavailable,
     Credentials,
@@ -145,7 +145,7 @@ class AngelOneSource:
     def __init__(
         self,
         *,
-        instruments: Sequence[FeedInstrument],
+        instruments: Sequence[Subscribable],
         mode: str = "ltp",
         credentials: Credentials | None = None,
         api_url: str | None = None,
@@ -225,7 +225,7 @@ class AngelOneSource:
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             await self._queue.put(exc)
 
-    async def _connection(self, index: int, instruments: list[FeedInstrument]) -> None:
+    async def _connection(self, index: int, instruments: list[Subscribable]) -> None:
         backoff = Backoff(base=self._backoff[0], cap=self._backoff[1])
         while True:
             session = None
@@ -247,7 +247,7 @@ class AngelOneSource:
             await asyncio.sleep(backoff.next())
 
     async def _stream(
-        self, index: int, session: LoginSession, instruments: list[FeedInstrument], backoff: Backoff
+        self, index: int, session: LoginSession, instruments: list[Subscribable], backoff: Backoff
     ) -> None:
         async with connect(
             self._ws_url,
@@ -275,7 +275,7 @@ class AngelOneSource:
         }
 
     async def _subscribe(
-        self, socket: ClientConnection, index: int, instruments: list[FeedInstrument]
+        self, socket: ClientConnection, index: int, instruments: list[Subscribable]
     ) -> None:
         for number, start in enumerate(range(0, len(instruments), SUBSCRIBE_BATCH)):
             tokens: dict[int, list[str]] = defaultdict(list)
@@ -328,7 +328,7 @@ class AngelOneSource:
             logger.warning("Angel One sent an unexpected text message (%d chars)", len(message))
 
 
-def spread(instruments: Sequence[FeedInstrument]) -> list[list[FeedInstrument]]:
+def spread(instruments: Sequence[Subscribable]) -> list[list[Subscribable]]:
     """Instruments split evenly over as few connections as SmartAPI's limits allow."""
     if not instruments:
         raise FeedConfigurationError("--symbols", "no instruments to subscribe")

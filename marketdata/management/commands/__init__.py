@@ -1,0 +1,1 @@
+"""`serve`, `run_feed` and `sync_instruments`."""

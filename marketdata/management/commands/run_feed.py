@@ -1,3 +1,5 @@
+"""`manage.py run_feed`: stream ticks from a source into the store and the live push until stopped."""
+
 import asyncio
 import signal
 from typing import Any

@@ -1,3 +1,5 @@
+"""`manage.py serve`: daphne serving the API and `/ws`, with the feed in the same process (the embedded set-up)."""
+
 # daphne.server installs Twisted's asyncio reactor; it must be imported before anything else
 # imports twisted.internet.reactor.
 from daphne.server import Server  # isort:skip
@@ -42,7 +44,7 @@ class _EmbeddedFeed:
         self.pipeline = pipeline
         self.error: FeedConfigurationError | None = None
         self._stop = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -56,7 +58,7 @@ class _EmbeddedFeed:
         except Exception:
             logger.exception("The feed failed; the server goes on without it")
 
-    def stop(self) -> defer.Deferred | None:
+    def stop(self) -> defer.Deferred[None] | None:
         """A 'before shutdown' trigger: the reactor waits for the flush to finish."""
         self._stop.set()
         if self._task is None or self._task.done():
@@ -73,7 +75,7 @@ class _SupervisedFeed:
         self.stop_event = asyncio.Event()
         self.feed: _EmbeddedFeed | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.task: asyncio.Future | None = None
+        self.task: asyncio.Future[None] | None = None
 
     def begin(self) -> None:
         self.loop = asyncio.get_event_loop()
@@ -85,6 +87,7 @@ class _SupervisedFeed:
         """The supervisor's start hook, called from its thread: build there, run on the loop."""
         source = feed_source_build(self.options)
         feed = _EmbeddedFeed(feed_pipeline_build(source=source, options=self.options))
+        assert self.loop is not None  # set by begin(), which starts the supervisor
         self.loop.call_soon_threadsafe(self._run, feed)
         return os.getpid()
 
@@ -97,7 +100,7 @@ class _SupervisedFeed:
         self.feed = feed
         feed.start()
 
-    def stop(self) -> defer.Deferred | None:
+    def stop(self) -> defer.Deferred[None] | None:
         self.stop_event.set()
         return self.feed.stop() if self.feed else None
 

@@ -1,3 +1,5 @@
+"""`manage.py sync_instruments`: load Angel One's instrument master into `Instrument`."""
+
 import json
 from pathlib import Path
 from typing import Any

@@ -1,3 +1,5 @@
+"""The /api/v1/market-data API: latest, symbol pages, filter, statistics, chart and symbols."""
+
 from datetime import timedelta
 
 import pytest

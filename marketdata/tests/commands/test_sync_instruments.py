@@ -1,14 +1,16 @@
+"""`manage.py sync_instruments`: Angel One's scrip master (a file or its URL) into `Instrument`,
+and the instruments search over what it loaded."""
+
 import io
 import json
-import threading
 from datetime import date
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.core.management import CommandError, call_command
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from marketdata.models import Instrument
+from testing.http import JsonServer
 
 pytestmark = pytest.mark.django_db
 
@@ -66,26 +68,8 @@ def test_a_later_sync_updates_changed_contracts_and_drops_expired_ones(tmp_path)
 
 
 def test_sync_downloads_the_master_from_its_url(tmp_path):
-    body = json.dumps([NIFTY_CALL]).encode()
-
-    class Master(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Master)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        call_command("sync_instruments", url=f"http://127.0.0.1:{server.server_port}/master.json")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with JsonServer(lambda request: (200, [NIFTY_CALL])) as master:
+        call_command("sync_instruments", url=f"{master.url}/master.json")
 
     assert Instrument.objects.filter(token="35003").exists()
 

@@ -1,51 +1,20 @@
-"""The feed pipeline in process: buffering, storage, live push, heartbeat and /health."""
+"""The feed pipeline in process: buffering, storage, live push and stopping."""
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
-import time_machine
 from channels.layers import get_channel_layer
 from django.test import override_settings
 
 from marketdata.feed import heartbeat
-from marketdata.feed.pipeline import FeedPipeline, PipelineSettings, TickBuffer
+from marketdata.feed.pipeline import FeedPipeline, TickBuffer
 from marketdata.live.publish import tick_group
 from marketdata.models import MarketData
 from marketdata.tests.conftest import TRADING_DAY, make_tick, make_ticks
-from marketdata.ticks import Tick
-from trading_signals.health import health_report
+from marketdata.tests.feed.pipelines import ListSource, pipeline_config
 
 EMBEDDED_LAYER = {"default": {"BACKEND": "marketdata.live.layer.FanoutChannelLayer"}}
-
-
-class ListSource:
-    """Yields the given batches, then stays connected and silent until cancelled."""
-
-    name = "test"
-
-    def __init__(self, *batches: list[Tick]) -> None:
-        self.batches = batches
-        self.stats = {"batches": 0}
-
-    async def ticks(self) -> AsyncIterator[list[Tick]]:
-        for batch in self.batches:
-            self.stats["batches"] += 1
-            yield batch
-        await asyncio.Event().wait()
-
-
-def _config(**overrides) -> PipelineSettings:
-    values = dict(
-        flush_ticks=100,
-        flush_seconds=0.01,
-        buffer_max_ticks=1000,
-        heartbeat_seconds=0.05,
-        stop_timeout_seconds=10,
-    )
-    return PipelineSettings(**{**values, **overrides})
 
 
 def _run_until(pipeline: FeedPipeline, done, *, before=None, after=None):
@@ -69,12 +38,6 @@ def _run_until(pipeline: FeedPipeline, done, *, before=None, after=None):
     return asyncio.run(main())
 
 
-@pytest.fixture
-def log_dir(tmp_path):
-    with override_settings(LOG_DIR=tmp_path):
-        yield tmp_path
-
-
 def test_buffer_keeps_the_newest_ticks_and_reports_the_dropped_oldest():
     buffer = TickBuffer(limit=5)
     ticks = make_ticks(8)
@@ -90,7 +53,7 @@ def test_buffer_keeps_the_newest_ticks_and_reports_the_dropped_oldest():
 def test_stored_ticks_are_counted_and_pushed_to_subscribers(log_dir, market_clock):
     first = make_ticks(5, "NIFTY")
     again = [*first[:2], make_tick("NIFTY", at=TRADING_DAY.replace(hour=9))]  # 2 dupes, 1 early
-    pipeline = FeedPipeline(source=ListSource(first, again), config=_config())
+    pipeline = FeedPipeline(source=ListSource(first, again), config=pipeline_config())
 
     async def subscribe():
         layer = get_channel_layer()
@@ -120,7 +83,8 @@ def test_stored_ticks_are_counted_and_pushed_to_subscribers(log_dir, market_cloc
 @pytest.mark.django_db(transaction=True)
 def test_stop_stores_ticks_still_waiting_for_a_flush(log_dir, market_clock):
     pipeline = FeedPipeline(
-        source=ListSource(make_ticks(30)), config=_config(flush_seconds=3600, flush_ticks=1000)
+        source=ListSource(make_ticks(30)),
+        config=pipeline_config(flush_seconds=3600, flush_ticks=1000),
     )
 
     _run_until(pipeline, lambda p: len(p.buffer) == 30)
@@ -130,7 +94,7 @@ def test_stop_stores_ticks_still_waiting_for_a_flush(log_dir, market_clock):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_stop_request_stops_a_running_feed(log_dir):
-    pipeline = FeedPipeline(source=ListSource(), config=_config())
+    pipeline = FeedPipeline(source=ListSource(), config=pipeline_config())
 
     async def main():
         run = asyncio.create_task(pipeline.run(stop=asyncio.Event()))
@@ -143,35 +107,3 @@ def test_a_stop_request_stops_a_running_feed(log_dir):
     asyncio.run(main())
 
     assert heartbeat.heartbeat_read()["state"] == "stopped"
-
-
-@override_settings(REDIS_URL="")
-def test_without_redis_the_heartbeat_is_a_file_in_the_log_dir(log_dir):
-    heartbeat.heartbeat_write(beat={"state": "streaming", "received": 3})
-
-    written = json.loads((log_dir / "feed-heartbeat.json").read_text())
-    assert written["received"] == 3
-    assert heartbeat.heartbeat_read() == written
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize(
-    ("beat", "at", "feed", "healthy"),
-    [
-        (None, TRADING_DAY, "not running", True),
-        ({"state": "streaming"}, TRADING_DAY, "ok", True),
-        ({"state": "streaming"}, TRADING_DAY + timedelta(minutes=5), "down", False),
-        ({"state": "streaming"}, TRADING_DAY.replace(hour=20), "idle", True),
-        ({"state": "stopped"}, TRADING_DAY + timedelta(minutes=5), "stopped", True),
-    ],
-    ids=["never-started", "fresh", "stale-in-session", "stale-after-close", "stopped"],
-)
-def test_health_reports_a_stale_feed_down_only_during_the_session(log_dir, beat, at, feed, healthy):
-    with time_machine.travel(TRADING_DAY, tick=False) as clock:
-        if beat is not None:
-            heartbeat.heartbeat_write(beat=beat)
-        clock.move_to(at)
-        report = health_report()
-
-    assert report["checks"]["feed"] == feed
-    assert report["healthy"] is healthy

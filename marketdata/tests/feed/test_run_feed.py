@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test import override_settings
 
 from marketdata.feed.heartbeat import heartbeat_read
 from marketdata.models import MarketData
@@ -17,24 +16,16 @@ from marketdata.tests.feed.feedprocess import (
     feed_env,
     feed_finish,
     feed_start,
-    feeds_kill,
     poll,
     recording_write,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("feed_sandbox")]
 
 
 @pytest.fixture
 def database(tmp_path):
     return feed_database(tmp_path)
-
-
-@pytest.fixture(autouse=True)
-def _no_orphans():
-    """A test that fails midway must not leave its feed running."""
-    yield
-    feeds_kill()
 
 
 @pytest.fixture
@@ -45,12 +36,6 @@ def proxy():
     proxy = TcpProxy(target_port=int(connection.settings_dict["PORT"] or 5432))
     yield proxy
     proxy.close()
-
-
-@pytest.fixture
-def log_dir(tmp_path):
-    with override_settings(LOG_DIR=tmp_path):
-        yield tmp_path
 
 
 def test_replayed_ticks_are_stored_and_the_feed_exits_0(database, log_dir, tmp_path):

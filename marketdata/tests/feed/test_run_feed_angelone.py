@@ -7,7 +7,7 @@ from django.core.management import call_command
 from marketdata.feed.heartbeat import heartbeat_read
 from marketdata.models import MarketData
 from marketdata.tests.conftest import TRADING_DAY
-from marketdata.tests.feed.angelone_peer import PeerCredentials
+from marketdata.tests.feed.angelone.angelone_peer import PeerCredentials
 from marketdata.tests.feed.feedprocess import (
     feed_database,
     feed_env,

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import User
-from marketdata.tests.live.server import serving
+from testing.server import serving
 
 
 def _sqlite_copy(directory: Path) -> Path:

@@ -1,3 +1,5 @@
+"""WebSocket clients of the live push tests, and ticks to publish to them."""
+
 import json
 import socket
 import time

@@ -1,3 +1,6 @@
+"""Signing in to the live push (`/ws`): the access token in the query string or as a
+subprotocol, and 4401 for a missing, unusable or expired one."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,3 +1,6 @@
+"""The live push protocol (`live/consumer.py`) through a real daphne: subscribe and snapshots,
+published ticks and signal events, bad input, and the per-connection limits."""
+
 import json
 from datetime import UTC, datetime, timedelta
 

@@ -1,3 +1,5 @@
+"""A slow live push client gets the latest ticks, conflated, and never delays a fast one."""
+
 from marketdata.live import publish
 from marketdata.tests.live.helpers import (
     access_token,

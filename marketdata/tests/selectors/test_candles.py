@@ -1,3 +1,6 @@
+"""Candles from stored ticks (`selectors.candles_for`): open and close by time, buckets on the
+IST clock, volume, and the range."""
+
 from datetime import timedelta
 
 import pytest

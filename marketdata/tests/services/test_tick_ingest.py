@@ -1,7 +1,9 @@
+"""Storing ticks (`services.tick_ingest`): duplicates, validation, grading and market hours."""
+
 import logging
 import math
-import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -11,6 +13,7 @@ from marketdata import services
 from marketdata.models import MarketData, MarketSession
 from marketdata.services import tick_ingest
 from marketdata.tests.conftest import IST, TRADING_DAY, at_ist, make_tick, make_ticks
+from testing.race import run_together
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("market_clock")]
 
@@ -79,26 +82,11 @@ def test_concurrent_ingestion_of_the_same_ticks_stores_each_once():
             "SQLite's in-memory test database uses a shared cache, where a second writer fails "
             "at once instead of waiting as it does on the file database (WAL, busy timeout)."
         )
-    ticks_per_writer = [make_ticks(200) for _ in range(3)]
-    stored: list[int] = []
-    errors: list[Exception] = []
+    writers = [partial(tick_ingest, ticks=make_ticks(200)) for _ in range(3)]
 
-    def writer(ticks):
-        try:
-            stored.append(len(tick_ingest(ticks=ticks).stored))
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            errors.append(error)
-        finally:
-            connection.close()
+    results = run_together(*writers)
 
-    threads = [threading.Thread(target=writer, args=(ticks,)) for ticks in ticks_per_writer]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
-    assert errors == []
-    assert sum(stored) == 200
+    assert sum(len(result.stored) for result in results) == 200
     assert stored_count() == 200
 
 

@@ -1,0 +1,1 @@
+"""`makemigrations_mongo`."""

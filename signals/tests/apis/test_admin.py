@@ -1,0 +1,165 @@
+"""Curating signals in Django admin, through the same rules as the API."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from marketdata.models import MarketData
+from signals import services
+from signals.models import Signal, Status
+from signals.tests.helpers import OPTION, signal_data
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/signals/signal/"
+ADD = f"{CHANGELIST}add/"
+
+
+def form_body(**overrides) -> dict:
+    body = {**signal_data(), "underlying": "", "strike": "", "expiry": "", "notes": ""}
+    return {**body, **overrides}
+
+
+def change_body(signal: Signal, **overrides) -> dict:
+    body = form_body(symbol=signal.symbol, status=signal.status, exit_price="")
+    return {**body, **overrides}
+
+
+def form_errors(response) -> dict:
+    assert response.status_code == 200, "the form was expected to be shown again with errors"
+    return response.context["adminform"].form.errors
+
+
+def test_adding_sets_the_author_and_status_automatically(admin_client, admin_user):
+    response = admin_client.post(ADD, form_body())
+
+    assert response.status_code == 302
+    signal = Signal.objects.get()
+    assert signal.user == admin_user and signal.status == Status.ACTIVE
+    assert signal.underlying == "NIFTY"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"stop_loss": 130}, "stop_loss"),
+        ({"target_price": 110}, "target_price"),
+        ({"confidence": 150}, "confidence"),
+        ({"quantity": 0}, "quantity"),
+        ({"underlying": "BANKNIFTY"}, "symbol"),
+    ],
+)
+def test_rule_violations_are_shown_as_form_errors_on_their_field(admin_client, overrides, field):
+    errors = form_errors(admin_client.post(ADD, form_body(**overrides)))
+
+    assert field in errors
+    assert Signal.objects.count() == 0
+
+
+def test_the_add_form_shows_the_services_message(admin_client):
+    errors = form_errors(admin_client.post(ADD, form_body(stop_loss=125)))
+
+    assert errors["stop_loss"] == ["For a BUY, stop_loss must be below entry_price."]
+
+
+def test_status_change_to_completed_needs_an_exit_price(admin_client, active_signal):
+    url = f"{CHANGELIST}{active_signal.pk}/change/"
+
+    errors = form_errors(admin_client.post(url, change_body(active_signal, status="COMPLETED")))
+    assert "exit_price" in errors
+
+    response = admin_client.post(
+        url, change_body(active_signal, status="COMPLETED", exit_price=141)
+    )
+    assert response.status_code == 302
+    active_signal.refresh_from_db()
+    assert (active_signal.status, active_signal.outcome, active_signal.exit_price) == (
+        "COMPLETED",
+        "MANUAL",
+        141.0,
+    )
+
+
+def test_a_closed_signal_only_takes_note_edits_in_admin(admin_client, active_signal):
+    cancelled = services.signal_cancel(signal=active_signal)
+    url = f"{CHANGELIST}{cancelled.pk}/change/"
+
+    errors = form_errors(admin_client.post(url, change_body(cancelled, entry_price=119)))
+    assert errors["entry_price"] == [services.CLOSED_READ_ONLY]
+
+    reopen = form_errors(admin_client.post(url, change_body(cancelled, status="ACTIVE")))
+    assert "status" in reopen
+
+    response = admin_client.post(url, change_body(cancelled, notes="RBI policy day"))
+    assert response.status_code == 302
+    cancelled.refresh_from_db()
+    assert (cancelled.notes, cancelled.status) == ("RBI policy day", "CANCELLED")
+
+
+def test_timestamps_and_author_are_read_only(admin_client, active_signal):
+    page = admin_client.get(f"{CHANGELIST}{active_signal.pk}/change/").content.decode()
+
+    for field in ("created_at", "updated_at", "closed_at", "user", "outcome"):
+        assert f'name="{field}"' not in page
+    assert 'name="notes"' in page
+
+
+def test_the_list_shows_a_status_badge_and_filters(admin_client, make_signal):
+    active, cancelled = make_signal(), make_signal(symbol="SENSEX25DEC80000CE")
+    services.signal_cancel(signal=cancelled)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert "background:#1d72b8" in page and "background:#757575" in page
+
+    filtered = admin_client.get(CHANGELIST, {"status__exact": "CANCELLED"})
+    assert list(filtered.context["cl"].result_list) == [cancelled]
+    by_underlying = admin_client.get(CHANGELIST, {"underlying__exact": "NIFTY"})
+    assert list(by_underlying.context["cl"].result_list) == [active]
+    searched = admin_client.get(CHANGELIST, {"q": "SENSEX"})
+    assert list(searched.context["cl"].result_list) == [cancelled]
+
+
+def bulk(client: Client, action: str, signals: list[Signal]):
+    body = {"action": action, "_selected_action": [s.pk for s in signals]}
+    return client.post(CHANGELIST, body, follow=True)
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_bulk_cancel_cancels_active_and_reports_the_rest(admin_client, make_signal):
+    first, second, done = make_signal(), make_signal(), make_signal()
+    services.signal_close(signal=done, exit_price=130)
+
+    response = bulk(admin_client, "cancel_selected", [first, second, done])
+
+    statuses = dict(Signal.objects.values_list("pk", "status"))
+    assert statuses == {first.pk: "CANCELLED", second.pk: "CANCELLED", done.pk: "COMPLETED"}
+    assert "Cancelled 2 signal(s)." in messages_of(response)
+    assert any("Not cancelled" in m for m in messages_of(response))
+
+
+def test_bulk_close_uses_each_options_latest_stored_price(admin_client, make_signal):
+    priced, unpriced = make_signal(), make_signal(symbol="NIFTY25DEC24500CE")
+    now = timezone.now()
+    for price, age in ((128.0, 5), (131.5, 1)):
+        MarketData.objects.create(
+            tk="45678",
+            token="45678",
+            symbol=OPTION,
+            ltpc=price,
+            received_at=now - timedelta(seconds=age),
+            source="angelone",
+            data_quality="GOOD",
+        )
+
+    response = bulk(admin_client, "close_selected_at_latest_price", [priced, unpriced])
+
+    priced.refresh_from_db()
+    unpriced.refresh_from_db()
+    assert (priced.status, priced.outcome, priced.exit_price) == ("COMPLETED", "MANUAL", 131.5)
+    assert unpriced.status == Status.ACTIVE
+    assert any("no stored price for NIFTY25DEC24500CE" in m for m in messages_of(response))

@@ -1,0 +1,82 @@
+"""The Django project itself: name and environment, apps, middleware, templates, i18n, static.
+
+`ENVIRONMENT` is checked against the known names at start-up (trading_signals/checks.py).
+"""
+
+from trading_signals.settings.environment import BASE_DIR, env
+from trading_signals.settings.storage import AUTO_KEYED_APPS, USES_MONGODB
+
+APP_NAME = env.str("APP_NAME", default="Trading Signals API")
+APP_VERSION = "1.0.0"
+ENVIRONMENT = env.str("ENVIRONMENT", default="development")
+IS_PRODUCTION = ENVIRONMENT == "production"
+
+INSTALLED_APPS = [
+    "daphne",
+    *AUTO_KEYED_APPS,
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "channels",
+    "trading_signals",
+    "accounts",
+    "marketdata",
+    "signals",
+]
+if USES_MONGODB:
+    INSTALLED_APPS.append("django_mongodb_backend")
+
+MIDDLEWARE = [
+    "trading_signals.middleware.RequestLogMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "trading_signals.urls"
+ASGI_APPLICATION = "trading_signals.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# `manage.py collectstatic` creates STATIC_ROOT; WHITENOISE_USE_FINDERS is in security.py.
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -1,0 +1,117 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from trading_signals.logging import FolderCreatingRotatingFileHandler
+from trading_signals.settings.security import _origin_list
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "p8Zq-3vN!xR7kL2mW9sT4yB6hJ1dF5gC0aE8uI3oP7nM2bV4cX6z"
+
+
+def run_django(args: list[str], **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ENVIRONMENT"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_refuses_to_start_without_a_real_secret_key():
+    result = run_django(["check"], ENVIRONMENT="production", DEBUG="False")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_debug():
+    result = run_django(["check"], ENVIRONMENT="production", DEBUG="True", SECRET_KEY=STRONG_KEY)
+
+    assert result.returncode != 0
+    assert "DEBUG=True" in result.stderr
+
+
+def test_a_boolean_that_is_neither_true_nor_false_stops_the_start_up():
+    result = run_django(["check"], DEBUG="maybe")
+
+    assert result.returncode != 0
+    assert "DEBUG must be true or false" in result.stderr
+
+
+def test_deploy_check_is_clean_under_production_settings():
+    result = run_django(
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        ENVIRONMENT="production",
+        DEBUG="False",
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="api.example.com",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '["http://localhost:3000", "http://localhost:5173"]',
+        "http://localhost:3000, http://localhost:5173",
+    ],
+)
+def test_allowed_origins_accepts_the_seed_json_list_and_a_comma_list(raw):
+    assert _origin_list(raw) == ["http://localhost:3000", "http://localhost:5173"]
+
+
+def test_access_token_settings_follow_the_seed_variables():
+    assert settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds() == 30 * 60
+    assert settings.SIMPLE_JWT["ALGORITHM"] == "HS256"
+
+
+def test_both_migration_sets_match_the_models():
+    sql = run_django(["makemigrations", "--check", "--dry-run"], MONGODB_URL="")
+    mongo = run_django(
+        ["makemigrations_mongo", "--check", "--dry-run"], MONGODB_URL="mongodb://127.0.0.1:27017"
+    )
+
+    assert sql.returncode == 0, sql.stdout + sql.stderr
+    assert mongo.returncode == 0, mongo.stdout + mongo.stderr
+
+
+def test_importing_the_settings_creates_no_folder(tmp_path):
+    log_dir = tmp_path / "fresh" / "logs"
+    result = subprocess.run(
+        [sys.executable, "-c", "import trading_signals.settings"],
+        cwd=ROOT,
+        env={**os.environ, "LOG_DIR": str(log_dir)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_a_log_dir_that_does_not_exist_yet_is_created_when_logging_starts(tmp_path):
+    log_dir = tmp_path / "fresh" / "logs"
+
+    result = run_django(["check"], LOG_DIR=str(log_dir))
+
+    assert result.returncode == 0, result.stderr
+    assert (log_dir / "app.log").is_file()
+
+
+def test_the_file_handler_creates_its_folder(tmp_path):
+    handler = FolderCreatingRotatingFileHandler(tmp_path / "a" / "b" / "app.log", maxBytes=1024)
+    try:
+        assert (tmp_path / "a" / "b" / "app.log").is_file()
+    finally:
+        handler.close()
