@@ -4,6 +4,8 @@ quick password hashing, and the seeded instruments kept in transactional tests.
 Django admin tests use pytest-django's `admin_user` and `admin_client`.
 """
 
+from pathlib import Path
+
 import pytest
 from django.apps import apps
 from django.core.cache import cache
@@ -76,3 +78,11 @@ def user_client(user) -> APIClient:
 @pytest.fixture
 def staff_client(staff_user) -> APIClient:
     return _client_for(staff_user)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`make run` collects static files before serving; the tests serve none, but WhiteNoise
+    warns on every request when the folder it serves from is missing (a fresh clone)."""
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(exist_ok=True)
