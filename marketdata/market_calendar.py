@@ -60,7 +60,8 @@ def _session(day: date, opens: time, closes: time) -> TradingSession:
     )
 
 
-def _regular_session(exchange: str, day: date) -> TradingSession | None:
+def regular_session(exchange: str, day: date) -> TradingSession | None:
+    """The exchange calendar's session, without staff overrides (`exchange` is NSE or BSE)."""
     if day.weekday() >= 5 or day in _holidays(exchange, day.year):
         return None
     return _session(day, REGULAR_OPEN, REGULAR_CLOSE)
@@ -86,7 +87,7 @@ def market_sessions(
     sessions = {}
     for key in wanted:
         override = overrides.get(key)
-        sessions[key] = _overridden(override) if override else _regular_session(*key)
+        sessions[key] = _overridden(override) if override else regular_session(*key)
     return sessions
 
 

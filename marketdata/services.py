@@ -8,7 +8,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -16,7 +16,12 @@ from enum import StrEnum
 from django.conf import settings
 
 from marketdata import storage
-from marketdata.market_calendar import calendar_exchange, ist_day, market_sessions
+from marketdata.market_calendar import (
+    TradingSession,
+    calendar_exchange,
+    ist_day,
+    market_sessions,
+)
 from marketdata.models import DataQuality, Instrument, MarketData
 from marketdata.ticks import Tick
 
@@ -29,6 +34,21 @@ class IngestResult:
     duplicates: int = 0
     after_hours: int = 0
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
+
+
+SessionKey = tuple[str, date]  # (calendar exchange, IST day)
+# The session of each key, None when closed (market_calendar.market_sessions, or a cache of it).
+SessionLookup = Callable[[set[SessionKey]], Mapping[SessionKey, TradingSession | None]]
+# The tick just before each symbol's first moment (storage.ticks_previous, or a cache of it).
+PreviousLookup = Callable[[dict[str, datetime]], Mapping[str, Tick | MarketData]]
+
+
+def _sessions_from_database(keys: set[SessionKey]) -> Mapping[SessionKey, TradingSession | None]:
+    return market_sessions(days=keys)
+
+
+def _previous_from_database(first_seen: dict[str, datetime]) -> Mapping[str, MarketData]:
+    return storage.ticks_previous(first_seen=first_seen)
 
 
 class Rejection(StrEnum):
@@ -67,27 +87,48 @@ def tick_ingest(*, ticks: Sequence[Tick], enforce_market_hours: bool = True) -> 
     instrument, `data_quality`, `ch`/`chp`). Historical backfill passes
     `enforce_market_hours=False` to keep ticks outside the session.
     """
-    result = IngestResult()
-    instruments = _instruments_by_token({tick.token for tick in ticks if tick.token})
-    now = datetime.now(tz=UTC)
-    accepted = _validated(ticks, instruments, now, result)
-    accepted = _unique_in_batch(accepted, result)
-    if enforce_market_hours:
-        accepted = _in_market_hours(accepted, result)
-    accepted.sort(key=lambda tick: tick.received_at)
-    _grade(accepted, now)
+    instruments = instruments_by_token(tokens={tick.token for tick in ticks if tick.token})
+    result = ticks_prepare(
+        ticks=ticks,
+        instruments=instruments,
+        sessions=_sessions_from_database if enforce_market_hours else None,
+        previous=_previous_from_database,
+    )
+    accepted = result.stored
     result.stored = storage.ticks_insert_new(ticks=accepted, instruments=instruments)
     result.duplicates += len(accepted) - len(result.stored)
     return result
 
 
-def _instruments_by_token(tokens: set[str]) -> dict[str, Instrument]:
+def ticks_prepare(
+    *,
+    ticks: Sequence[Tick],
+    instruments: Mapping[str, Instrument],
+    sessions: SessionLookup | None,
+    previous: PreviousLookup,
+) -> IngestResult:
+    """Every rule of ingestion but the insert: the result's `stored` holds the ticks to store
+    (valid, unique in the batch, inside their session unless `sessions` is None, in time
+    order, graded). The feed's live push runs the same rules on cached lookups."""
+    result = IngestResult()
+    now = datetime.now(tz=UTC)
+    accepted = _validated(ticks, instruments, now, result)
+    accepted = _unique_in_batch(accepted, result)
+    if sessions is not None:
+        accepted = _in_market_hours(accepted, sessions, result)
+    accepted.sort(key=lambda tick: tick.received_at)
+    _grade(accepted, now, previous)
+    result.stored = accepted
+    return result
+
+
+def instruments_by_token(*, tokens: set[str]) -> dict[str, Instrument]:
     # A token can exist on several segments; the streamed (subscribed) instrument wins.
     rows = Instrument.objects.filter(token__in=tokens).order_by("subscribed")
     return {instrument.token: instrument for instrument in rows}
 
 
-def _rejection_reason(tick: Tick, instruments: dict[str, Instrument], latest: datetime) -> str:
+def _rejection_reason(tick: Tick, instruments: Mapping[str, Instrument], latest: datetime) -> str:
     price = tick.ltpc
     if not tick.token:
         return Rejection.MISSING_TOKEN
@@ -111,7 +152,10 @@ def _rejection_reason(tick: Tick, instruments: dict[str, Instrument], latest: da
 
 
 def _validated(
-    ticks: Iterable[Tick], instruments: dict[str, Instrument], now: datetime, result: IngestResult
+    ticks: Iterable[Tick],
+    instruments: Mapping[str, Instrument],
+    now: datetime,
+    result: IngestResult,
 ) -> list[Tick]:
     latest = now + timedelta(seconds=settings.MARKET_DATA_MAX_CLOCK_SKEW_SECONDS)
     accepted: list[Tick] = []
@@ -156,10 +200,10 @@ def _unique_in_batch(ticks: list[Tick], result: IngestResult) -> list[Tick]:
     return list(unique.values())
 
 
-def _in_market_hours(ticks: list[Tick], result: IngestResult) -> list[Tick]:
+def _in_market_hours(ticks: list[Tick], lookup: SessionLookup, result: IngestResult) -> list[Tick]:
     calendars = {exchange: calendar_exchange(exchange) for exchange in {t.exchange for t in ticks}}
     keys = [(calendars[tick.exchange], ist_day(tick.received_at)) for tick in ticks]
-    sessions = market_sessions(days=set(keys))
+    sessions = lookup(set(keys))
     inside = [
         tick
         for key, tick in zip(keys, ticks, strict=True)
@@ -172,12 +216,12 @@ def _in_market_hours(ticks: list[Tick], result: IngestResult) -> list[Tick]:
 # --- grading and change from the previous close ---
 
 
-def _previous_ticks(ticks: list[Tick]) -> dict[str, MarketData]:
-    """The stored tick just before each symbol's first tick in this (time-sorted) batch."""
+def _previous_ticks(ticks: list[Tick], lookup: PreviousLookup) -> Mapping[str, Tick | MarketData]:
+    """The tick just before each symbol's first tick in this (time-sorted) batch."""
     first_seen: dict[str, datetime] = {}
     for tick in ticks:
         first_seen.setdefault(tick.symbol, tick.received_at)
-    return storage.ticks_previous(first_seen=first_seen)
+    return lookup(first_seen)
 
 
 def _fill_change(tick: Tick, previous: Tick | MarketData | None, same_session: bool) -> None:
@@ -210,10 +254,11 @@ def _quality(tick: Tick, session_previous: Tick | MarketData | None, stale_befor
     return DataQuality.GOOD
 
 
-def _grade(ticks: list[Tick], now: datetime) -> None:
+def _grade(ticks: list[Tick], now: datetime, lookup: PreviousLookup) -> None:
     stale_before = now - timedelta(seconds=settings.MARKET_DATA_STALE_SECONDS)
     previous: dict[str, tuple[Tick | MarketData, date]] = {
-        symbol: (row, ist_day(row.received_at)) for symbol, row in _previous_ticks(ticks).items()
+        symbol: (row, ist_day(row.received_at))
+        for symbol, row in _previous_ticks(ticks, lookup).items()
     }
     for tick in ticks:
         day = ist_day(tick.received_at)

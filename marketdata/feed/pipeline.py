@@ -1,12 +1,14 @@
-"""The feed pipeline: a source's batches -> a bounded buffer -> batched ingestion -> live push.
+"""The feed pipeline: a source's batches -> the live push at once -> a bounded buffer -> storage.
 
-Three tasks share one event loop:
-- the reader iterates the source and appends each batch to the buffer (never waiting on the
-  database, so a slow or absent database never stalls the connection to the broker);
+Live first: a tick reaches `/ws` clients as soon as it is parsed and validated, before it is
+stored, and storage follows in batches behind it.
+- the reader iterates the source and hands each batch to the live thread (never waiting on
+  the database, so a slow or absent database never stalls the connection to the broker);
+- the live thread runs the live gate (feed/gate.py: ingestion's rules on cached lookups),
+  publishes the ticks it admits, and appends every valid tick to the storage buffer;
 - the writer takes up to `FEED_FLUSH_TICKS` ticks, or whatever arrived within `FEED_FLUSH_MS`,
-  and in its worker thread stores them with `tick_ingest`, runs the after-store hooks (signal
-  outcomes, see feed/hooks.py), then
-  publishes the stored ticks to the channel layer;
+  and in its worker thread inserts them (each (symbol, received_at) once, as always), then
+  runs the after-store hooks with the ticks that were new (signal outcomes, feed/hooks.py);
 - the heartbeat task writes the counters every `FEED_HEARTBEAT_SECONDS`.
 
 When the database is unavailable the writer keeps the batch and retries with capped,
@@ -23,8 +25,7 @@ import os
 import random
 import socket
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -36,12 +37,15 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 
+from marketdata import storage
 from marketdata.feed import heartbeat
 from marketdata.feed.base import TickSource
+from marketdata.feed.buffer import TickBuffer
+from marketdata.feed.gate import LiveGate
 from marketdata.feed.hooks import after_store_run
 from marketdata.feed.recorder import TickRecorder
 from marketdata.live.publish import ticks_publish
-from marketdata.services import IngestResult, tick_ingest
+from marketdata.services import IngestResult
 from marketdata.ticks import Tick
 
 logger = logging.getLogger(__name__)
@@ -79,61 +83,11 @@ class FeedCounters:
     last_received_at: datetime | None = None  # wall time the newest batch arrived
 
     def count(self, result: IngestResult) -> None:
-        self.stored += len(result.stored)
+        """What the live gate refused; the writer counts what it stored."""
         self.duplicates += result.duplicates
         self.after_hours += result.after_hours
         for reason, n in result.rejected.items():
             self.rejected[reason] = self.rejected.get(reason, 0) + n
-
-
-class TickBuffer:
-    """Ticks received and not yet stored, at most `limit` of them (the batch in flight included)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.in_flight = 0
-        self.closed = False
-        self._ticks: deque[Tick] = deque()
-        self._changed = asyncio.Event()
-
-    def __len__(self) -> int:
-        return len(self._ticks) + self.in_flight
-
-    def add(self, ticks: Sequence[Tick]) -> int:
-        """Append `ticks`; return how many of the oldest waiting ticks were dropped to fit."""
-        self._ticks.extend(ticks)
-        overflow = min(len(self) - self.limit, len(self._ticks))
-        for _ in range(max(overflow, 0)):
-            self._ticks.popleft()
-        self._changed.set()
-        return max(overflow, 0)
-
-    def close(self) -> None:
-        """No more ticks will come: the writer drains what is left and ends."""
-        self.closed = True
-        self._changed.set()
-
-    async def wait(self, *, count: int, max_wait: float) -> None:
-        """Return once `count` ticks wait, `max_wait` passed since some did, or it closed."""
-        loop = asyncio.get_running_loop()
-        deadline = None
-        while len(self._ticks) < count and not self.closed:
-            if self._ticks and deadline is None:
-                deadline = loop.time() + max_wait
-            timeout = None if deadline is None else deadline - loop.time()
-            if timeout is not None and timeout <= 0:
-                return
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
-
-    def take(self, count: int) -> list[Tick]:
-        batch = [self._ticks.popleft() for _ in range(min(count, len(self._ticks)))]
-        self.in_flight = len(batch)
-        return batch
-
-    def done(self) -> None:
-        self.in_flight = 0
 
 
 @dataclass(frozen=True)
@@ -160,6 +114,10 @@ class PipelineSettings:
 
 
 class FeedPipeline:
+    """One source's ticks to the live push and the store. Three threads besides the loop: the
+    live thread (gate and publish), the writer (one database connection for the feed's life)
+    and the heartbeat."""
+
     def __init__(
         self,
         *,
@@ -175,7 +133,9 @@ class FeedPipeline:
         self.database = "ok"
         self.started_at = datetime.now(tz=UTC)
         self.stopped = False
-        # One thread keeps one database connection for the feed's whole life.
+        self.gate = LiveGate(enforce_market_hours=config.enforce_market_hours)
+        # One thread each, so batches keep their order through the gate and the store.
+        self._live_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-live")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-writer")
         # Heartbeats have their own thread: they go on while the writer waits on the database,
         # and one thread keeps them in order (the final "stopped" beat is the last one).
@@ -200,6 +160,7 @@ class FeedPipeline:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+            await self._live_drained()
             await self._drain(writer)
             beats.cancel()
             self.stopped = True
@@ -215,7 +176,28 @@ class FeedPipeline:
             self.counters.last_received_at = datetime.now(tz=UTC)
             if self.recorder is not None:
                 self.recorder.write(batch)
-            self._dropped(self.buffer.add(batch), why="the buffer is full")
+            self._live_executor.submit(self._go_live, asyncio.get_running_loop(), batch)
+
+    def _go_live(self, loop: asyncio.AbstractEventLoop, batch: list[Tick]) -> None:
+        """Runs in the live thread: gate, publish, then hand the valid ticks to storage."""
+        try:
+            admitted = self.gate.admit(batch)
+        except Exception:  # a bug must not stop the stream: count, log, go on
+            self.counters.failed += len(batch)
+            logger.exception("The live gate refused a batch of %d ticks", len(batch))
+            return
+        self.counters.count(admitted.prepared)
+        self._publish(admitted.push)
+        if admitted.store:
+            loop.call_soon_threadsafe(self._to_store, admitted.store)
+
+    def _to_store(self, ticks: list[Tick]) -> None:
+        self._dropped(self.buffer.add(ticks), why="the buffer is full")
+
+    async def _live_drained(self) -> None:
+        """Wait for the live thread to finish what the reader gave it, and its hand-overs."""
+        await asyncio.wrap_future(self._live_executor.submit(lambda: None))
+        await asyncio.sleep(0)  # the call_soon_threadsafe hand-overs queued before the barrier
 
     async def _drain(self, writer: asyncio.Task[None]) -> None:
         self.buffer.close()
@@ -238,8 +220,8 @@ class FeedPipeline:
         delay = RETRY_FIRST_SECONDS
         while True:
             try:
-                result = await sync_to_async(
-                    self._ingest, thread_sensitive=False, executor=self._executor
+                stored = await sync_to_async(
+                    self._insert, thread_sensitive=False, executor=self._executor
                 )(batch)
             except Exception as exc:
                 if not database_unavailable(exc):
@@ -253,31 +235,33 @@ class FeedPipeline:
             if self.database != "ok":
                 logger.warning("The database is back; storing %d buffered ticks", len(self.buffer))
                 self.database = "ok"
-            self.counters.count(result)
+            self.counters.stored += len(stored)
+            self.counters.duplicates += len(batch) - len(stored)
             return
 
-    def _ingest(self, batch: list[Tick]) -> IngestResult:
-        """Runs in the writer thread: store, run the after-store hooks, publish.
+    def _insert(self, batch: list[Tick]) -> list[Tick]:
+        """Runs in the writer thread: insert the new ticks, then run the after-store hooks.
 
-        Publishing here, one batch after the other, keeps each symbol's ticks in order. It
-        once ran in a thread of its own, overlapping the next batch's storage: the two threads
-        then fought over the GIL, and the pipeline was slower than doing both in turn.
+        The hooks hear of each tick once, when it is first stored, so a signal closes exactly
+        once at the first tick that reaches its target or stop loss.
         """
+        batch.sort(key=lambda tick: tick.received_at)  # inserts are fastest in time order
         try:
-            result = tick_ingest(ticks=batch, enforce_market_hours=self.config.enforce_market_hours)
+            stored = storage.ticks_insert_new(ticks=batch, instruments=self.gate.instruments)
         except DatabaseError:
             # Drop the broken connection so the next attempt opens a fresh one.
             _connection_close()
             raise
-        if result.stored:
-            after_store_run(ticks=result.stored)
-            self._publish(result.stored)
-        return result
+        if stored:
+            after_store_run(ticks=stored)
+        return stored
 
     def _publish(self, ticks: list[Tick]) -> None:
+        if not ticks:
+            return
         try:
             ticks_publish(ticks=ticks)
-        except Exception:  # the ticks are stored; a push failure must not stop the feed
+        except Exception:  # storage goes on; a push failure must not stop the feed
             self.counters.publish_errors += 1
             logger.exception("Publishing %d ticks to the live push failed", len(ticks))
 
@@ -324,8 +308,10 @@ class FeedPipeline:
         if self.recorder is not None:
             self.recorder.close()
         await self._heartbeat_write()
-        await sync_to_async(_connection_close, thread_sensitive=False, executor=self._executor)()
+        for executor in (self._executor, self._live_executor):
+            await sync_to_async(_connection_close, thread_sensitive=False, executor=executor)()
         self._executor.shutdown(wait=False)
+        self._live_executor.shutdown(wait=False)
         self._beat_executor.shutdown(wait=False)
 
     def state(self) -> str:

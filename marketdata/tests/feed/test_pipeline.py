@@ -8,7 +8,8 @@ from channels.layers import get_channel_layer
 from django.test import override_settings
 
 from marketdata.feed import heartbeat
-from marketdata.feed.pipeline import FeedPipeline, TickBuffer
+from marketdata.feed.buffer import TickBuffer
+from marketdata.feed.pipeline import FeedPipeline
 from marketdata.live.publish import tick_group
 from marketdata.models import MarketData
 from marketdata.tests.conftest import TRADING_DAY, make_tick, make_ticks
