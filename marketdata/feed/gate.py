@@ -8,7 +8,10 @@ gate applies ingestion's rules (`services.ticks_prepare`) on lookups it keeps in
 - each symbol's newest pushed tick, which grades the next one (the first one of a symbol is
   graded against the stored tick before it, when the database answers).
 
-A database outage therefore never stops the live push. What the gate refuses is never
+A database outage therefore never stops the live push. A token first seen while the
+database cannot be read is taken on the source's word (a provisional instrument built from
+the tick): its ticks are pushed, and the writer checks the token against the instrument
+master before storing them, once the database is back. What the gate refuses is never
 pushed: invalid ticks, ticks outside the session (they are never stored either), and a tick
 whose exchange time is not newer than the last one pushed for its symbol (a replayed or
 older frame: no duplicates and no time travel on the live stream; an older tick that is new
@@ -17,6 +20,7 @@ to the store is still stored).
 
 import contextlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +34,10 @@ from marketdata.services import IngestResult, SessionKey, instruments_by_token, 
 from marketdata.ticks import Tick
 
 logger = logging.getLogger(__name__)
+
+# After a failed read, the gate leaves the database alone this long (the live thread must
+# not wait on it batch after batch).
+LOOKUP_RETRY_SECONDS = 1.0
 
 
 @dataclass
@@ -45,11 +53,13 @@ class LiveGate:
     def __init__(self, *, enforce_market_hours: bool = True) -> None:
         self.enforce_market_hours = enforce_market_hours
         self.instruments: dict[str, Instrument] = {}
+        self.provisional: set[str] = set()  # tokens not checked against the master yet
+        self._lookups_paused_until = 0.0
         self._sessions: dict[SessionKey, TradingSession | None] = {}
         self._last_pushed: dict[str, Tick] = {}
 
     def admit(self, ticks: Sequence[Tick]) -> GateResult:
-        self._learn_instruments({tick.token for tick in ticks if tick.token})
+        self._learn_instruments(ticks)
         prepared = ticks_prepare(
             ticks=ticks,
             instruments=self.instruments,
@@ -64,15 +74,42 @@ class LiveGate:
                 result.push.append(tick)
         return result
 
-    def _learn_instruments(self, tokens: set[str]) -> None:
+    def _learn_instruments(self, ticks: Sequence[Tick]) -> None:
+        tokens = {tick.token for tick in ticks if tick.token}
         unknown = tokens - self.instruments.keys()
+        if time.monotonic() >= self._lookups_paused_until:
+            unknown |= self.provisional & tokens
         if not unknown:
             return
         try:
-            self.instruments.update(instruments_by_token(tokens=unknown))
-        except DatabaseError as exc:  # their ticks are rejected as unknown until it answers
-            logger.warning("The live gate cannot read instruments (%s)", exc)
+            found = instruments_by_token(tokens=unknown)
+        except DatabaseError as exc:
             _connection_close()
+            self._lookups_paused_until = time.monotonic() + LOOKUP_RETRY_SECONDS
+            self._take_on_trust(ticks, unknown - self.provisional, exc)
+            return
+        for token in unknown & self.provisional - found.keys():  # the master says no
+            del self.instruments[token]
+        self.provisional -= unknown
+        self.instruments.update(found)
+
+    def _take_on_trust(self, ticks: Sequence[Tick], tokens: set[str], exc: Exception) -> None:
+        for tick in ticks:
+            if tick.token in tokens and tick.token not in self.instruments:
+                self.instruments[tick.token] = Instrument(
+                    token=tick.token,
+                    symbol=tick.symbol,
+                    exchange=tick.exchange,
+                    exchange_type=tick.exchange_type or 0,
+                )
+                self.provisional.add(tick.token)
+        if tokens:
+            logger.warning(
+                "The live gate cannot read instruments (%s); %d new token(s) taken on the "
+                "source's word until the database is back",
+                exc,
+                len(tokens),
+            )
 
     def _session_lookup(self, keys: set[SessionKey]) -> Mapping[SessionKey, TradingSession | None]:
         missing = keys - self._sessions.keys()

@@ -45,7 +45,8 @@ from marketdata.feed.gate import LiveGate
 from marketdata.feed.hooks import after_store_run
 from marketdata.feed.recorder import TickRecorder
 from marketdata.live.publish import ticks_publish
-from marketdata.services import IngestResult
+from marketdata.models import Instrument
+from marketdata.services import IngestResult, instruments_by_token
 from marketdata.ticks import Tick
 
 logger = logging.getLogger(__name__)
@@ -220,9 +221,9 @@ class FeedPipeline:
         delay = RETRY_FIRST_SECONDS
         while True:
             try:
-                stored = await sync_to_async(
-                    self._insert, thread_sensitive=False, executor=self._executor
-                )(batch)
+                await sync_to_async(self._insert, thread_sensitive=False, executor=self._executor)(
+                    batch
+                )
             except Exception as exc:
                 if not database_unavailable(exc):
                     self.counters.failed += len(batch)
@@ -235,26 +236,48 @@ class FeedPipeline:
             if self.database != "ok":
                 logger.warning("The database is back; storing %d buffered ticks", len(self.buffer))
                 self.database = "ok"
-            self.counters.stored += len(stored)
-            self.counters.duplicates += len(batch) - len(stored)
             return
 
-    def _insert(self, batch: list[Tick]) -> list[Tick]:
+    def _insert(self, batch: list[Tick]) -> None:
         """Runs in the writer thread: insert the new ticks, then run the after-store hooks.
 
         The hooks hear of each tick once, when it is first stored, so a signal closes exactly
         once at the first tick that reaches its target or stop loss.
         """
-        batch.sort(key=lambda tick: tick.received_at)  # inserts are fastest in time order
         try:
-            stored = storage.ticks_insert_new(ticks=batch, instruments=self.gate.instruments)
+            ticks, instruments, unlisted = self._storable(batch)
+            stored = storage.ticks_insert_new(ticks=ticks, instruments=instruments)
         except DatabaseError:
             # Drop the broken connection so the next attempt opens a fresh one.
             _connection_close()
             raise
+        self.counters.stored += len(stored)
+        self.counters.duplicates += len(batch) - unlisted - len(stored)
+        if unlisted:
+            rejected = self.counters.rejected
+            rejected["unknown_token"] = rejected.get("unknown_token", 0) + unlisted
         if stored:
             after_store_run(ticks=stored)
-        return stored
+
+    def _storable(self, batch: list[Tick]) -> tuple[list[Tick], dict[str, Instrument], int]:
+        """The batch's ticks once each (several gate batches meet here), in time order, with
+        their instruments; tokens the gate took on trust are checked against the master."""
+        unique = {(tick.symbol, tick.received_at): tick for tick in reversed(batch)}
+        ticks = sorted(unique.values(), key=lambda tick: tick.received_at)
+        tokens = {tick.token for tick in ticks}
+        instruments = {t: i for t in tokens if (i := self.gate.instruments.get(t)) is not None}
+        unchecked = tokens & self.gate.provisional
+        if not unchecked:
+            return ticks, instruments, 0
+        master = instruments_by_token(tokens=unchecked)
+        instruments.update(master)
+        listed = [
+            tick
+            for tick in ticks
+            if tick.token not in unchecked
+            or (tick.token in master and master[tick.token].symbol == tick.symbol)
+        ]
+        return listed, instruments, len(ticks) - len(listed)
 
     def _publish(self, ticks: list[Tick]) -> None:
         if not ticks:

@@ -165,3 +165,35 @@ def test_ticks_outside_the_session_are_neither_pushed_nor_stored():
     assert [m["tick"]["received_at"] for m in pushed] == ["2025-01-06T04:30:00Z"]
     assert list(MarketData.objects.values_list("ltpc", flat=True)) == [inside.ltpc]
     assert pipeline.counters.after_hours == 1
+
+
+def test_a_token_first_seen_during_an_outage_is_pushed_and_checked_against_the_master_later(
+    monkeypatch,
+):
+    from marketdata.feed import gate
+
+    lookups, real_lookup = [], gate.instruments_by_token
+
+    def lookup_after_the_outage(*, tokens: set[str]) -> Any:
+        lookups.append(tokens)
+        if len(lookups) == 1:
+            raise OperationalError("could not connect to server")
+        return real_lookup(tokens=tokens)
+
+    monkeypatch.setattr(gate, "instruments_by_token", lookup_after_the_outage)
+    listed = make_tick("BANKNIFTY", at=TRADING_DAY, ltpc=51000.0)
+    unlisted = make_tick("NIFTY", at=TRADING_DAY, ltpc=99.0, token="404", symbol="NOSUCH")
+    pipeline = FeedPipeline(source=ListSource([listed, unlisted]), config=pipeline_config())
+
+    async def body() -> list[dict[str, Any]]:
+        subscription = await _subscribed("BANKNIFTY")
+        pushed = [await _next_pushed(subscription)]
+        while pipeline.counters.stored + sum(pipeline.counters.rejected.values()) < 2:
+            await asyncio.sleep(0.01)
+        return pushed
+
+    pushed = asyncio.run(_run(pipeline, body))
+
+    assert [m["tick"]["ltpc"] for m in pushed] == [51000.0]
+    assert list(MarketData.objects.values_list("symbol", flat=True)) == ["BANKNIFTY"]
+    assert pipeline.counters.rejected == {"unknown_token": 1}
