@@ -3,7 +3,8 @@
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any
 
 from django.db.models import Count, Max, Min, QuerySet
@@ -21,17 +22,20 @@ def _subscribed_symbols() -> list[str]:
     )
 
 
-def latest_ticks(*, symbols: Sequence[str] | None = None) -> list[MarketData]:
-    """The newest stored tick of each symbol (the streamed ones by default), by symbol.
+# Symbols a `latest` request may name (the API answers more with a 400). Not a limit of the
+# query, which takes any number: a bound on one request's work and answer.
+LATEST_MAX_SYMBOLS = 200
 
-    One indexed lookup per symbol: a backwards step on the unique (symbol, received_at) index.
+
+def latest_ticks(*, symbols: Sequence[str] | None = None) -> list[MarketData]:
+    """The newest stored tick of each symbol (the streamed ones by default), by symbol;
+    symbols without a stored tick are left out.
+
+    One query for any number of symbols (`storage.ticks_latest`): per symbol, a backwards step
+    on the unique (symbol, received_at) index, as quick for a quiet option as for a busy index.
     """
     wanted = sorted(set(symbols)) if symbols is not None else _subscribed_symbols()
-    latest = (
-        MarketData.objects.filter(symbol=symbol).order_by("-received_at").first()
-        for symbol in wanted
-    )
-    return [tick for tick in latest if tick is not None]
+    return sorted(storage.ticks_latest(symbols=wanted), key=attrgetter("symbol"))
 
 
 def symbol_is_known(*, symbol: str) -> bool:
@@ -73,6 +77,26 @@ def ticks_filter(
     return MarketData.objects.filter(**{k: v for k, v in conditions.items() if v is not None})
 
 
+def symbol_ticks(
+    *, symbol: str, start: datetime | None = None, end: datetime | None = None
+) -> QuerySet[MarketData]:
+    """The ticks of `symbol` in [start, end); unordered (pages take them newest first).
+
+    Bounded by the symbol's newest tick, found first through the (symbol, received_at) index.
+    The bound changes no result (a tick stored in between is left out, as if the request had
+    come a moment earlier), but when PostgreSQL's planner walks `received_at_-1` for a
+    symbol it thinks busy, the walk starts at that tick instead of at the newest of every
+    symbol (for a busy symbol with no recent tick, e.g. SENSEX while BSE is shut and NSE
+    trades, that was every newer tick of every other symbol).
+    """
+    newest = storage.ticks_latest(symbols=[symbol])
+    if not newest:
+        return MarketData.objects.none()
+    return ticks_filter(symbols=[symbol], start=start, end=end).filter(
+        received_at__lte=newest[0].received_at
+    )
+
+
 def symbols_overview() -> list[dict[str, Any]]:
     """The streamed instruments with their last price and last update (None before any tick)."""
     instruments = Instrument.objects.filter(subscribed=True).order_by("symbol")
@@ -93,47 +117,69 @@ def symbols_overview() -> list[dict[str, Any]]:
     ]
 
 
-def _symbol_statistics(
-    row: dict[str, Any], quality: dict[str, int], last: MarketData
-) -> dict[str, Any]:
-    day_start, day_end = ist_day_bounds(ist_day(last.received_at))
-    day = MarketData.objects.filter(
-        symbol=row["symbol"], received_at__gte=day_start, received_at__lt=day_end
-    ).aggregate(high=Max("ltpc"), low=Min("ltpc"))
-    return {
-        "symbol": row["symbol"],
-        "count": row["count"],
-        "first_tick_at": row["first"],
-        "last_tick_at": row["last"],
-        "last_price": last.ltpc,
-        "day": day_start.date(),
-        "day_high": day["high"],
-        "day_low": day["low"],
-        "quality": quality,
-    }
+def _day_ranges(last: dict[str, datetime]) -> dict[str, tuple[date, float, float]]:
+    """symbol -> (IST day of its last tick, that day's high, low): one query per distinct day
+    (symbols that last traded on the same day share it), not one per symbol."""
+    by_day: dict[date, list[str]] = {}
+    for symbol, moment in last.items():
+        by_day.setdefault(ist_day(moment), []).append(symbol)
+    ranges = {}
+    for day, symbols in by_day.items():
+        day_start, day_end = ist_day_bounds(day)
+        rows = (
+            MarketData.objects.filter(
+                symbol__in=symbols, received_at__gte=day_start, received_at__lt=day_end
+            )
+            .values("symbol")
+            .annotate(high=Max("ltpc"), low=Min("ltpc"))
+            .order_by()
+        )
+        for row in rows:
+            ranges[row["symbol"]] = (day_start.date(), row["high"], row["low"])
+    return ranges
 
 
 def market_statistics(*, now: datetime) -> dict[str, Any]:
     """Per symbol: tick count, first/last tick time, last price, the last trading day's
-    high/low and ticks by quality; totals, and the ticks stored since IST midnight of `now`."""
-    per_symbol = (
-        MarketData.objects.values("symbol")
-        .annotate(count=Count("id"), first=Min("received_at"), last=Max("received_at"))
-        .order_by("symbol")
+    high/low and ticks by quality; totals, and the ticks stored since IST midnight of `now`.
+
+    Three queries and one per distinct IST day of the symbols' last ticks, whatever the number
+    of symbols; the counts and times come from one aggregate over every stored tick.
+    """
+    per_grade = MarketData.objects.values("symbol", "data_quality").annotate(
+        count=Count("id"), first=Min("received_at"), last=Max("received_at")
     )
-    rows = list(per_symbol)
-    quality: dict[str, dict[str, int]] = {row["symbol"]: {} for row in rows}
+    rows: dict[str, dict[str, Any]] = {}
     totals: Counter[str] = Counter()
-    for row in MarketData.objects.values("symbol", "data_quality").annotate(count=Count("id")):
-        quality[row["symbol"]][row["data_quality"]] = row["count"]
-        totals[row["data_quality"]] += row["count"]
-    latest = {tick.symbol: tick for tick in latest_ticks(symbols=[row["symbol"] for row in rows])}
+    for grade in per_grade.order_by():
+        row = rows.setdefault(grade["symbol"], {"count": 0, "quality": {}})
+        row["count"] += grade["count"]
+        row["first"] = min(row.get("first", grade["first"]), grade["first"])
+        row["last"] = max(row.get("last", grade["last"]), grade["last"])
+        row["quality"][grade["data_quality"]] = grade["count"]
+        totals[grade["data_quality"]] += grade["count"]
+    symbols = sorted(rows)
+    latest = {tick.symbol: tick for tick in latest_ticks(symbols=symbols)}
+    days = _day_ranges({symbol: rows[symbol]["last"] for symbol in symbols})
     today_start, _ = ist_day_bounds(ist_day(now))
     return {
-        "symbols": [_symbol_statistics(r, quality[r["symbol"]], latest[r["symbol"]]) for r in rows],
+        "symbols": [
+            {
+                "symbol": symbol,
+                "count": rows[symbol]["count"],
+                "first_tick_at": rows[symbol]["first"],
+                "last_tick_at": rows[symbol]["last"],
+                "last_price": latest[symbol].ltpc,
+                "day": days[symbol][0],
+                "day_high": days[symbol][1],
+                "day_low": days[symbol][2],
+                "quality": rows[symbol]["quality"],
+            }
+            for symbol in symbols
+        ],
         "totals": {
-            "ticks": sum(row["count"] for row in rows),
-            "symbols": len(rows),
+            "ticks": sum(totals.values()),
+            "symbols": len(symbols),
             "quality": dict(totals),
             "today": MarketData.objects.filter(received_at__gte=today_start).count(),
         },

@@ -153,9 +153,17 @@ class RangeQuerySerializer(FromToSerializer):
 
 
 class LatestQuerySerializer(serializers.Serializer):
-    symbols = CommaListField(required=False, help_text="Comma-separated, e.g. NIFTY,SENSEX.")
+    symbols = CommaListField(
+        required=False,
+        help_text="Comma-separated, e.g. NIFTY,SENSEX; at most "
+        f"{selectors.LATEST_MAX_SYMBOLS} symbols.",
+    )
 
     def validate_symbols(self, symbols: list[str]) -> list[str]:
+        if len(symbols) > selectors.LATEST_MAX_SYMBOLS:
+            raise serializers.ValidationError(
+                f"At most {selectors.LATEST_MAX_SYMBOLS} symbols a request ({len(symbols)} given)."
+            )
         return _known_symbols(symbols)
 
 

@@ -2,6 +2,7 @@
 
 - `ticks_insert_new`: insert ticks unique in (symbol, received_at ms), skipping stored ones;
 - `ticks_previous`: the stored tick just before a moment, for several symbols at once;
+- `ticks_latest`: the newest stored tick of each of several symbols, in one query;
 - `candle_rows`: OHLC buckets aggregated by the database.
 
 Columns come from the `MarketData` model and are filled by name, so a new field cannot be
@@ -290,6 +291,90 @@ def ticks_previous(*, first_seen: dict[str, datetime]) -> dict[str, MarketData]:
     """For each symbol, the newest stored tick before its moment (symbols without one are left
     out); only `ltpc`, `close` and `received_at` are loaded."""
     return _PREVIOUS[connection.vendor](first_seen)
+
+
+# --- the newest stored tick of each symbol ---
+
+# Per wanted symbol, one backwards step on the unique (symbol, received_at) index: as cheap
+# for a quiet option whose last tick is days old as for a busy index.
+#
+# PostgreSQL: given `symbol = x ORDER BY received_at DESC LIMIT 1`, the planner walks
+# `received_at_-1` and filters by symbol whenever it thinks the symbol frequent (always, with
+# only the six indices stored): a long walk past every other symbol's newer ticks when the
+# symbol has not traded lately (SENSEX while BSE is shut and NSE trades). Ordering by
+# (symbol, received_at) does not stop it, since an equality makes the planner drop `symbol`
+# from the ordering. Written as the range `x <= symbol <= x` (the same rows), it keeps it:
+# then only the unique index yields that order without a sort, so that is the plan.
+#
+# SQLite reads the symbols from one JSON array, so one statement serves any number of them
+# (a UNION ALL per symbol would stop at 500 terms).
+_LATEST_SQL = {
+    "sqlite": (
+        "SELECT market_data.* FROM json_each(%s) AS wanted "
+        "JOIN market_data ON market_data.id = ("
+        "SELECT newest.id FROM market_data AS newest WHERE newest.symbol = wanted.value "
+        "ORDER BY newest.received_at DESC LIMIT 1)"
+    ),
+    "postgresql": (
+        "SELECT newest.* FROM unnest(%s::text[]) AS wanted(symbol) "
+        "CROSS JOIN LATERAL (SELECT * FROM market_data "
+        "WHERE market_data.symbol >= wanted.symbol AND market_data.symbol <= wanted.symbol "
+        "ORDER BY market_data.symbol DESC, market_data.received_at DESC LIMIT 1) AS newest"
+    ),
+}
+
+
+def _latest_query(symbols: list[str]) -> tuple[str, list[Any]]:
+    """The SQL of `ticks_latest` on this SQL backend, and its one parameter."""
+    symbols_param = ujson.dumps(symbols) if connection.vendor == "sqlite" else symbols
+    return _LATEST_SQL[connection.vendor], [symbols_param]
+
+
+def _latest_sql(symbols: list[str]) -> list[MarketData]:
+    sql, params = _latest_query(symbols)
+    return list(MarketData.objects.raw(sql, params))
+
+
+def _latest_mongodb(symbols: list[str]) -> list[MarketData]:
+    """One aggregation: sorted like the unique index and grouped by symbol, MongoDB answers it
+    with a DISTINCT_SCAN of `symbol_receivedAt_unique` (one index step per symbol)."""
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"symbol": {"$in": symbols}}},
+        {"$sort": {"symbol": 1, "received_at": -1}},
+        {"$group": {"_id": "$symbol", "doc": {"$first": "$$ROOT"}}},
+    ]
+    documents = [group["doc"] for group in _mongodb_collection().aggregate(pipeline)]
+    return _mongodb_instances(documents)
+
+
+def _mongodb_instances(documents: list[dict[str, Any]]) -> list[MarketData]:
+    """Model instances from whole documents, converted as a query's rows are (what
+    django-mongodb-backend's raw_aggregate does)."""
+    fields = MarketData._meta.concrete_fields
+    compiler = MarketData.objects.all().query.get_compiler(connection=connection)
+    rows: Any = [tuple(document.get(field.column) for field in fields) for document in documents]
+    converters = compiler.get_converters(
+        [field.get_col(MarketData._meta.db_table) for field in fields]
+    )
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    names = [field.attname for field in fields]
+    return [MarketData.from_db(connection.alias, names, list(row)) for row in rows]
+
+
+_LATEST: dict[str, Callable[[list[str]], list[MarketData]]] = {
+    "sqlite": _latest_sql,
+    "postgresql": _latest_sql,
+    "mongodb": _latest_mongodb,
+}
+
+
+def ticks_latest(*, symbols: list[str]) -> list[MarketData]:
+    """The newest stored tick of each of `symbols` (no duplicates), whole, in any order;
+    symbols without a tick are left out. One query for any number of symbols."""
+    if not symbols:
+        return []
+    return _LATEST[connection.vendor](symbols)
 
 
 # --- OHLC candles ---

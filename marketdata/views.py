@@ -56,7 +56,8 @@ class MarketDataViewSet(viewsets.ViewSet):
         tags=["market-data"],
         parameters=[LatestQuerySerializer],
         responses={200: TickSerializer(many=True), 400: BAD_PARAMETER},
-        description="The latest tick of each streamed symbol, or of `symbols`.",
+        description="The latest tick of each streamed symbol, or of `symbols` (at most "
+        f"{selectors.LATEST_MAX_SYMBOLS}; more is a 400 naming `symbols`).",
     )
     def latest(self, request: Request) -> Response:
         params = validated(LatestQuerySerializer, request.query_params)
@@ -114,7 +115,7 @@ class SymbolTicksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[MarketDa
     def get_queryset(self) -> QuerySet[MarketData]:
         symbol = _known_symbol(self.kwargs["symbol"])
         params = validated(RangeQuerySerializer, self.request.query_params)
-        return selectors.ticks_filter(symbols=[symbol], **params)
+        return selectors.symbol_ticks(symbol=symbol, **params)
 
 
 @extend_schema_view(

@@ -1,10 +1,20 @@
-"""API latency with 1,000,000 stored ticks: `latest`, `symbol/{symbol}` and a day of 1m candles.
+"""API latency with 1,000,000 stored ticks, skewed as a real store is: six busy indices and
+2,000 quiet options. Measures `latest` (the streamed indices; 50 symbols mixing indices and
+options, against the old one-query-per-symbol way; 200, the cap), `symbol/{symbol}` (a busy
+index, a quiet option, and a busy index that has not traded lately, against the old query
+not bounded by its newest tick) and a day of 1m candles, and prints the query plans.
 
 Run from the repository root: `.venv/bin/python bench/api/run.py`. Each backend runs in its
 own process against a kept database (SQLite: BENCH_SQLITE_PATH, default
 /tmp/trading_signals_bench_api.sqlite3; PostgreSQL: `test_` + the database of
 BENCH_POSTGRES_URL), filled once through `tick_ingest` and reused by later runs. Requests go
 through the whole Django stack (middleware, JWT authentication, DRF) via the test client.
+
+The data set: 2,000 NFO index options (`NIFTY30JAN2524000CE`...), 5 ticks each; the even
+ones trade only in the first session (nearly all of the 1,000,000 ticks are newer than
+their newest), the odd ones once in each of the first five sessions. The indices get one
+tick a second each through every session until 1,000,000 ticks in all, except that in the
+last session only the NSE ones trade (as if BSE were shut): SENSEX is busy but not recent.
 """
 
 import argparse
@@ -13,8 +23,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
+from itertools import islice
 from pathlib import Path
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -24,9 +37,40 @@ IST = ZoneInfo("Asia/Kolkata")
 TOTAL_TICKS = 1_000_000
 FIRST_DAY = date(2025, 1, 6)
 RUNS = 50
+SESSION_SECONDS = 22_501  # 09:15:00 to 15:30:00 IST, both ends inclusive
+BATCH_SECONDS = 1000  # of every symbol's ticks per tick_ingest call
+
+OPTIONS = 2000
+TICKS_PER_OPTION = 5
+OPTION_EXPIRY = date(2025, 1, 30)
+OPTION_TOKENS = 700_000  # the first option's token; the others follow
+# (underlying, first strike, strike step): 500 strikes x CE/PE each.
+UNDERLYINGS = [("NIFTY", 20_000, 50), ("BANKNIFTY", 40_000, 100)]
+
+API = "/api/v1/market-data"
 
 
-def _trading_days():
+def _options() -> dict[str, tuple[str, int]]:
+    """symbol -> (underlying, strike) of the options, in Angel One's way of naming them."""
+    code = OPTION_EXPIRY.strftime("%d%b%y").upper()
+    strikes = OPTIONS // len(UNDERLYINGS) // 2
+    return {
+        f"{underlying}{code}{first + step * n}{kind}": (underlying, first + step * n)
+        for underlying, first, step in UNDERLYINGS
+        for n in range(strikes)
+        for kind in ("CE", "PE")
+    }
+
+
+OPTION_SYMBOLS = list(_options())
+QUIET_OPTION = OPTION_SYMBOLS[0]  # 5 ticks, all in the first session
+NSE_TYPE = 1  # the WebSocket exchange type of the NSE indices
+STALE_INDEX = "SENSEX"  # busy, but BSE does not trade in the last session (NSE does)
+# 50 symbols for `latest`: the six indices, 22 quiet options and 22 that traded later.
+MIXED_50 = [*OPTION_SYMBOLS[0:44:2], *OPTION_SYMBOLS[1:44:2]]  # + the indices, in measure()
+
+
+def _trading_days() -> Iterator[date]:
     from marketdata.market_calendar import market_session
 
     day = FIRST_DAY
@@ -36,40 +80,103 @@ def _trading_days():
         day += timedelta(days=1)
 
 
+def _options_create() -> dict[str, str]:
+    """The options' `Instrument` rows (as sync_instruments would load them); symbol -> token."""
+    from marketdata.models import Instrument
+
+    tokens = {symbol: str(OPTION_TOKENS + n) for n, symbol in enumerate(OPTION_SYMBOLS)}
+    Instrument.objects.bulk_create(
+        [
+            Instrument(
+                token=tokens[symbol], symbol=symbol, name=underlying, exchange="NFO",
+                exchange_type=2, instrument_type="OPTIDX", expiry=OPTION_EXPIRY,
+                strike=float(strike), lot_size=75, tick_size=0.05,
+            )
+            for symbol, (underlying, strike) in _options().items()
+        ],
+        ignore_conflicts=True,
+    )  # fmt: skip
+    return tokens
+
+
+def _option_seconds(n: int) -> list[tuple[int, int]]:
+    """(session number, second of the session) of option n's ticks."""
+    seconds = [(n * 11 + k * 997) % (SESSION_SECONDS - 1) for k in range(TICKS_PER_OPTION)]
+    if n % 2 == 0:  # quiet: only in the first session
+        return [(0, second) for second in seconds]
+    return list(enumerate(seconds))
+
+
+def _filled() -> bool:
+    from marketdata.models import MarketData
+
+    newest = MarketData.objects.order_by("-received_at").first()
+    return (
+        MarketData.objects.count() == TOTAL_TICKS
+        and MarketData.objects.filter(symbol=QUIET_OPTION).count() == TICKS_PER_OPTION
+        and newest is not None
+        and not MarketData.objects.filter(
+            symbol=STALE_INDEX, received_at__gte=newest.received_at - timedelta(hours=1)
+        ).exists()
+    )
+
+
 def _fill() -> date:
-    """One tick a second per symbol through each session, until TOTAL_TICKS; the last day."""
+    """The data set, in time order through `tick_ingest`, unless already there; the last day."""
     from marketdata.models import MarketData
     from marketdata.services import tick_ingest
     from marketdata.ticks import Tick
 
-    symbols = {symbol: token for symbol, (token, _kind) in index_tokens().items()}
-    stored = MarketData.objects.count()
-    if stored >= TOTAL_TICKS:
+    if _filled():
         return MarketData.objects.latest("received_at").received_at.astimezone(IST).date()
     MarketData.objects.all().delete()
-    started, remaining = time.perf_counter(), TOTAL_TICKS
-    for day in _trading_days():
+    started = time.perf_counter()
+    option_tokens = _options_create()
+    indices = {symbol: token for symbol, (token, _kind) in index_tokens().items()}
+    nse_indices = {s: token for s, (token, kind) in index_tokens().items() if kind == NSE_TYPE}
+    index_ticks = TOTAL_TICKS - OPTIONS * TICKS_PER_OPTION
+    full_days, last_day_ticks = divmod(index_ticks, SESSION_SECONDS * len(indices))
+    assert 0 < last_day_ticks <= SESSION_SECONDS * len(nse_indices)
+    days = list(islice(_trading_days(), full_days + 1))
+    options_by_second: dict[tuple[int, int], list[str]] = {}
+    for n, symbol in enumerate(OPTION_SYMBOLS):
+        for key in _option_seconds(n):
+            options_by_second.setdefault(key, []).append(symbol)
+
+    remaining = index_ticks
+    for number, day in enumerate(days):
         opens = datetime.combine(day, datetime.min.time(), tzinfo=IST) + timedelta(
             hours=9, minutes=15
         )
-        seconds = min(22_501, -(-remaining // len(symbols)))
-        for chunk in range(0, seconds, 1000):
-            ticks = [
-                Tick(token=token, symbol=symbol, ltpc=20000.0 + (s % 600) * 0.5, exchange="",
-                     received_at=opens + timedelta(seconds=s), volume=s * 10, close=19990.0)
-                for s in range(chunk, min(chunk + 1000, seconds))
-                for symbol, token in symbols.items()
-            ][:remaining]  # fmt: skip
-            remaining -= len(tick_ingest(ticks=ticks).stored)
-        if remaining <= 0:
-            print(f"  stored {TOTAL_TICKS:,} ticks in {time.perf_counter() - started:.0f} s")
-            return day
-    raise AssertionError("unreachable")
+        for chunk in range(0, SESSION_SECONDS, BATCH_SECONDS):
+            ticks = []
+            for s in range(chunk, min(chunk + BATCH_SECONDS, SESSION_SECONDS)):
+                at = opens + timedelta(seconds=s)
+                trading = indices if number < full_days else nse_indices
+                busy = list(trading.items())[: max(0, remaining)]
+                remaining -= len(busy)
+                ticks += [
+                    Tick(token=token, symbol=symbol, ltpc=20000.0 + (s % 600) * 0.5,
+                         exchange="", received_at=at, volume=s * 10, close=19990.0)
+                    for symbol, token in busy
+                ]  # fmt: skip
+                ticks += [
+                    Tick(token=option_tokens[symbol], symbol=symbol, ltpc=100.0 + s % 7,
+                         exchange="", received_at=at, volume=s, close=100.0)
+                    for symbol in options_by_second.get((number, s), ())
+                ]  # fmt: skip
+            if ticks:
+                stored = len(tick_ingest(ticks=ticks).stored)
+                assert stored == len(ticks), (stored, len(ticks))
+    stored_all = MarketData.objects.count()
+    assert stored_all == TOTAL_TICKS, stored_all
+    print(f"  stored {TOTAL_TICKS:,} ticks in {time.perf_counter() - started:.0f} s")
+    return days[-1]
 
 
-def _median_ms(client, path: str, headers: dict) -> float:
+def _median_ms(client, path: str, headers: dict, runs: int = RUNS) -> float:
     timings = []
-    for _ in range(RUNS + 3):
+    for _ in range(runs + 3):
         started = time.perf_counter()
         response = client.get(path, **headers)
         timings.append((time.perf_counter() - started) * 1000)
@@ -77,38 +184,78 @@ def _median_ms(client, path: str, headers: dict) -> float:
     return statistics.median(timings[3:])
 
 
-def _plans(day: date) -> None:
+def _latest_one_query_per_symbol(*, symbols: Sequence[str] | None = None) -> list:
+    """The old `selectors.latest_ticks`, for comparison: one query per symbol."""
+    from marketdata.models import MarketData
+
+    latest = (
+        MarketData.objects.filter(symbol=symbol).order_by("-received_at").first()
+        for symbol in sorted(set(symbols or ()))
+    )
+    return [tick for tick in latest if tick is not None]
+
+
+def _symbol_ticks_unbounded(*, symbol: str, start=None, end=None):
+    """The old query of `symbol/{symbol}`, for comparison."""
+    from marketdata import selectors
+
+    return selectors.ticks_filter(symbols=[symbol], start=start, end=end)
+
+
+def _plan(explain: Callable[[], str]) -> str:
+    return explain().replace("\n", " | ")
+
+
+def _sql_plan(sql: str, params: list) -> str:
+    from django.db import connection
+
+    prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+    with connection.cursor() as cursor:
+        cursor.execute(prefix + sql, params)
+        return " | ".join(" ".join(str(part) for part in row) for row in cursor.fetchall())
+
+
+def _plans(day: date, mixed: list[str]) -> None:
     from django.db import connection
 
     from marketdata import selectors, storage
     from marketdata.models import MarketData
 
-    latest = MarketData.objects.filter(symbol="NIFTY").order_by("-received_at")[:1]
-    page = selectors.ticks_filter(symbols=["NIFTY"]).order_by("-received_at")[:101]
-    print("  plan, latest (one per symbol):", latest.explain().replace("\n", " | "))
-    print("  plan, symbol first page:      ", page.explain().replace("\n", " | "))
+    def page(symbol: str) -> str:
+        query = selectors.symbol_ticks(symbol=symbol).order_by("-received_at")[:101]
+        return _plan(query.explain)
+
+    def old(symbol: str) -> str:
+        return _plan(MarketData.objects.filter(symbol=symbol).order_by("-received_at")[:1].explain)
+
+    print("  plan, latest (one query):     ", _sql_plan(*storage._latest_query(mixed)))
+    print("  plan, old latest, quiet option:", old(QUIET_OPTION))
+    print(f"  plan, old latest, {STALE_INDEX}:     ", old(STALE_INDEX))
+    print("  plan, symbol first page:      ", page("NIFTY"))
+    print("  plan, quiet option first page:", page(QUIET_OPTION))
+    print(f"  plan, {STALE_INDEX} first page:      ", page(STALE_INDEX))
     start = datetime.combine(day, datetime.min.time(), tzinfo=IST)
     sql = storage._CANDLES_SQL.format(
         epoch=storage._EPOCH_SQL[connection.vendor], offset=storage.IST_OFFSET_SECONDS
     )
-    explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
     adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(
-            explain + sql, [60, 60, "NIFTY", adapt(start), adapt(start + timedelta(days=1))]
-        )
-        lines = [" ".join(str(part) for part in row) for row in cursor.fetchall()]
-    print("  plan, chart:                  ", " | ".join(lines))
+    params = [60, 60, "NIFTY", adapt(start), adapt(start + timedelta(days=1))]
+    print("  plan, chart:                  ", _sql_plan(sql, params))
 
 
 def measure(backend: str, args: argparse.Namespace) -> None:
     setup_django()
+    from django.conf import settings
     from django.db import connection
     from django.test import Client
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from accounts.models import User
+    from marketdata import selectors
 
+    # Django's test set-up serializes every migrated app's rows (for TransactionTestCase):
+    # for a million ticks, minutes of work that nothing here uses.
+    settings.TEST_NON_SERIALIZED_APPS = ["marketdata"]
     with bench_database(backend, keep=True):
         day = _fill()
         with connection.cursor() as cursor:
@@ -116,17 +263,36 @@ def measure(backend: str, args: argparse.Namespace) -> None:
         user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"name": "Bench"})
         headers = {"HTTP_AUTHORIZATION": f"Bearer {RefreshToken.for_user(user).access_token}"}
         client = Client()
-        api = "/api/v1/market-data"
-        chart = f"{api}/chart/NIFTY?interval=1m&from={day.isoformat()}&to={(day + timedelta(days=1)).isoformat()}"
+        mixed = sorted([*index_tokens(), *MIXED_50])
+        cap = sorted([*index_tokens(), *OPTION_SYMBOLS[: selectors.LATEST_MAX_SYMBOLS - 6]])
+        chart = f"{API}/chart/NIFTY?interval=1m&from={day.isoformat()}&to={(day + timedelta(days=1)).isoformat()}"
+
+        def median(path: str, runs: int = RUNS) -> float:
+            return _median_ms(
+                client, path if path.startswith("/") else f"{API}/{path}", headers, runs
+            )
+
+        def show(label: str, ms: float, note: str = "(< 20)") -> None:
+            print(f"  {label:<36} {ms:6.1f} ms {note}")
+
+        latest_mixed = f"latest?symbols={','.join(mixed)}"
         print(f"{backend}: {RUNS} requests each, median (target)")
-        print(
-            f"  latest                {_median_ms(client, f'{api}/latest', headers):6.1f} ms (< 20)"
-        )
-        print(
-            f"  symbol/NIFTY page 1   {_median_ms(client, f'{api}/symbol/NIFTY', headers):6.1f} ms (< 20)"
-        )
-        print(f"  chart 1m, one day     {_median_ms(client, chart, headers):6.1f} ms (< 100)")
-        _plans(day)
+        show("latest (the six streamed)", median("latest"))
+        show("latest, 50 indices and options", median(latest_mixed))
+        with mock.patch.object(selectors, "latest_ticks", _latest_one_query_per_symbol):
+            show("  old: one query per symbol", median(latest_mixed, runs=10), "(10 requests)")
+        show(f"latest, {len(cap)} symbols (the cap)", median(f"latest?symbols={','.join(cap)}"), "")
+        show("symbol/NIFTY page 1", median("symbol/NIFTY"))
+        show(f"symbol/{QUIET_OPTION} page 1", median(f"symbol/{QUIET_OPTION}"))
+        show(f"symbol/{STALE_INDEX} page 1 (not recent)", median(f"symbol/{STALE_INDEX}"))
+        with mock.patch.object(selectors, "symbol_ticks", _symbol_ticks_unbounded):
+            show(
+                "  old: not bounded by its newest",
+                median(f"symbol/{STALE_INDEX}", runs=10),
+                "(10 requests)",
+            )
+        show("chart 1m, one day", median(chart), "(< 100)")
+        _plans(day, mixed)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from marketdata.tests.conftest import TRADING_DAY, at_ist, make_tick, make_ticks, store
+from marketdata.tests.selectors.options import option_tick, options
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("evening_clock")]
 
@@ -50,7 +51,31 @@ def test_latest_can_be_limited_to_some_symbols(user_client):
 
 
 def test_latest_with_an_unknown_symbol_is_a_400_naming_symbols(user_client):
-    assert "symbols" in errors_of(user_client.get(f"{API}/latest", {"symbols": "NIFTY,NOPE"}))
+    errors = errors_of(user_client.get(f"{API}/latest", {"symbols": "NIFTY,NOPE,NADA"}))
+
+    assert "NADA, NOPE" in errors["symbols"][0]
+
+
+def test_latest_gives_quiet_symbols_their_newest_tick_beside_busy_ones(user_client):
+    quiet = options(1)[0]
+    store([option_tick(quiet, TRADING_DAY - timedelta(days=5), 80.0)])
+    store(make_ticks(300, ltpc=23_000.0))
+
+    body = user_client.get(f"{API}/latest", {"symbols": f"NIFTY,{quiet.symbol},SENSEX"}).json()
+
+    assert [(t["symbol"], t["ltpc"], t["received_at"]) for t in body] == [
+        ("NIFTY", 23_000.0, "2025-01-06T04:30:00Z"),
+        (quiet.symbol, 80.0, "2025-01-01T04:30:00Z"),
+    ]
+
+
+def test_latest_takes_up_to_200_symbols_and_more_is_a_400_naming_symbols(user_client):
+    symbols = ["NIFTY", *(option.symbol for option in options(199))]
+    store([make_tick()])
+
+    assert len(user_client.get(f"{API}/latest", {"symbols": ",".join(symbols)}).json()) == 1
+    errors = errors_of(user_client.get(f"{API}/latest", {"symbols": ",".join([*symbols, "X"])}))
+    assert "At most 200 symbols" in errors["symbols"][0]
 
 
 # --- symbol/{symbol} ---
@@ -188,6 +213,25 @@ def test_statistics_summarise_each_symbol_and_the_totals(user_client):
         "symbols": 2,
         "quality": {"GOOD": 4, "SUSPECT": 1},
         "today": 4,
+    }
+
+
+def test_statistics_give_each_symbol_the_high_and_low_of_its_own_last_day(user_client):
+    store([
+        make_tick("NIFTY", at=at_ist((2025, 1, 3), "10:00:00"), ltpc=90.0, is_realtime=False),
+        make_tick("NIFTY", at=at_ist(DAY, "09:15:00"), ltpc=100.0, is_realtime=False),
+        make_tick("BANKNIFTY", at=at_ist((2025, 1, 3), "09:20:00"), ltpc=48_000.0, is_realtime=False),
+        make_tick("BANKNIFTY", at=at_ist((2025, 1, 3), "15:00:00"), ltpc=48_500.0, is_realtime=False),
+        make_tick("SENSEX", at=at_ist(DAY, "09:30:00"), ltpc=300.0, is_realtime=False),
+    ])  # fmt: skip
+
+    body = user_client.get(f"{API}/statistics").json()
+
+    days = {s["symbol"]: (s["day"], s["day_high"], s["day_low"], s["last_price"]) for s in body["symbols"]}  # fmt: skip
+    assert days == {
+        "BANKNIFTY": ("2025-01-03", 48_500.0, 48_000.0, 48_500.0),
+        "NIFTY": ("2025-01-06", 100.0, 100.0, 100.0),
+        "SENSEX": ("2025-01-06", 300.0, 300.0, 300.0),
     }
 
 
