@@ -1,4 +1,5 @@
-"""The signals app; it follows the feed through an after-store hook."""
+"""The signals app; it follows the feed through an after-store hook, and tells the feed what
+to stream (the options of ACTIVE signals) through a demand provider."""
 
 from django.apps import AppConfig
 
@@ -8,7 +9,9 @@ class SignalsConfig(AppConfig):
     verbose_name = "Trading signals"
 
     def ready(self) -> None:
+        from marketdata.demand import demand_provider_register
         from marketdata.feed.hooks import after_store_register
-        from signals.services import signal_outcomes_check
+        from signals.services import signal_options_demanded, signal_outcomes_check
 
         after_store_register(signal_outcomes_check)
+        demand_provider_register(signal_options_demanded)

@@ -2,6 +2,11 @@
 
 The API and the admin both call these, so a rule holds the same everywhere, on every store
 (SQL stores also carry check constraints; MongoDB has only these checks).
+
+The feed streams the option of every ACTIVE signal: `signal_options_demanded` is registered
+as a demand provider (apps.py), and every write announces the change to the feed once it is
+committed, so an option starts streaming when its signal is published and stops when the
+signal closes, within a second.
 """
 
 import logging
@@ -16,8 +21,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from marketdata.demand import demand_changed
 from marketdata.live import publish
 from marketdata.market_calendar import IST, REGULAR_CLOSE
+from marketdata.models import Instrument
 from marketdata.ticks import Tick
 from signals import selectors
 from signals.models import OptionType, Outcome, Signal, SignalType, Status, Underlying
@@ -204,13 +211,31 @@ def signal_clean(*, signal: Signal | None, data: Mapping[str, Any]) -> dict[str,
 
 
 def _event_publish(*, signal: Signal, action: str) -> None:
-    """Publish after the write is committed; a push failure must not undo the write."""
+    """Publish after the write is committed; a push failure must not undo the write. The
+    feed is told too: the signal's option starts or stops streaming (`signal_options_demanded`)."""
     event = {
         "type": "signal",
         "action": action,
         "signal": signal_render(signal),
     }
-    transaction.on_commit(lambda: publish.signal_event_publish(event=event), robust=True)
+
+    def after_commit() -> None:
+        try:
+            publish.signal_event_publish(event=event)
+        finally:
+            demand_changed()  # never raises
+
+    transaction.on_commit(after_commit, robust=True)
+
+
+def signal_options_demanded() -> list[str]:
+    """The options of ACTIVE signals that the instrument master knows: the feed streams them
+    (a demand provider, registered in apps.py)."""
+    symbols = set(Signal.objects.filter(status=Status.ACTIVE).values_list("symbol", flat=True))
+    if not symbols:
+        return []
+    known = Instrument.objects.filter(symbol__in=symbols).values_list("symbol", flat=True)
+    return sorted(set(known))
 
 
 def _apply_if_active(*, pk: Any, values: Mapping[str, Any]) -> bool:

@@ -39,6 +39,8 @@ LIVE_POSITIVE = (
     "WS_RATE_LIMIT_BURST",
     "WS_SEND_BUFFER_BYTES",
     "WS_SLOW_CLIENT_POLL_SECONDS",
+    "LIVE_DEMAND_GRACE_SECONDS",
+    "LIVE_DEMAND_MAX_INSTRUMENTS",
 )
 SUPERVISOR_POSITIVE = (
     "FEED_SUPERVISOR_INTERVAL",
@@ -121,7 +123,7 @@ def check_feed_heartbeat(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
 
 
 def check_live_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Live push (/ws): positive limits."""
+    """Live push (/ws): positive limits; the demand's grace and capacity."""
     return _positive(LIVE_POSITIVE)
 
 

@@ -1,4 +1,5 @@
-"""`/health`: the state of each dependency the service needs (database, Redis, feed, supervisor)."""
+"""`/health`: the state of each dependency the service needs (database, Redis, feed, supervisor),
+and what the feed is asked to stream (`feed_demand`: informative, never unhealthy)."""
 
 import logging
 from datetime import UTC, datetime
@@ -8,6 +9,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from marketdata.demand import demand_health
 from marketdata.feed.heartbeat import heartbeat_health
 from marketdata.ops.supervisor import supervisor_health
 
@@ -46,5 +48,6 @@ def health_report() -> dict[str, Any]:
         "redis": _redis_state(),
         "feed": heartbeat_health(now=datetime.now(tz=UTC)),
         "feed_supervisor": supervisor_health(),
+        "feed_demand": demand_health(),
     }
     return {"healthy": "down" not in checks.values(), "checks": checks}

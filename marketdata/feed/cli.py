@@ -6,8 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import redis
 from django.core.management import CommandError
+from django.db import DatabaseError
 
+from marketdata.demand import Demand, demand_read
 from marketdata.feed.angelone.session import angelone_configured
 from marketdata.feed.base import TickSource
 from marketdata.feed.pipeline import FeedCounters, FeedPipeline, PipelineSettings
@@ -34,15 +37,17 @@ def add_feed_arguments(parser: argparse.ArgumentParser) -> None:
     feed.add_argument(
         "--symbols",
         type=_symbol_list,
-        help="Comma-separated symbols to stream, e.g. NIFTY,BANKNIFTY. "
-        "Default: every subscribed instrument (the six indices).",
+        help="Comma-separated symbols to stream, a fixed set, e.g. NIFTY,BANKNIFTY. "
+        "Default: follow the demand at runtime (subscribed instruments, active signals' "
+        "options, what /ws clients subscribe to; see docs/feed.md).",
     )
     feed.add_argument(
         "--mode",
         choices=MODES,
         default="quote",
         help="Angel One subscription mode: ltp (price only), quote (adds OHLC, volume; the "
-        "default) or snap_quote (adds best-five depth and circuit limits).",
+        "default) or snap_quote (adds best-five depth and circuit limits). Following the "
+        "demand, an instrument someone asks for in a higher mode is streamed in that one.",
     )
     feed.add_argument("--file", type=Path, help="replay: the JSON Lines or CSV file to replay.")
     feed.add_argument(
@@ -81,9 +86,9 @@ def _symbol_list(raw: str) -> list[str]:
 
 
 def feed_instruments(*, symbols: list[str] | None) -> list[Instrument]:
-    """The instruments to stream: the named ones, or every subscribed one."""
+    """The instruments to stream: the named ones, or those in demand now."""
     if not symbols:
-        return list(Instrument.objects.filter(subscribed=True).order_by("symbol"))
+        return [item.instrument for item in demand_read().instruments]
     found = {i.symbol: i for i in Instrument.objects.filter(symbol__in=symbols)}
     unknown = [symbol for symbol in symbols if symbol not in found]
     if unknown:
@@ -100,8 +105,16 @@ def default_source() -> str:
 
 
 def feed_source_build(options: dict[str, Any]) -> TickSource:
-    """The source the options ask for. Runs the database lookups, so call it outside a loop."""
+    """The source the options ask for. Runs the database lookups, so call it outside a loop.
+
+    Without `--symbols` the source starts from the current demand and follows it (a feed
+    the supervisor restarts starts from the demand of that moment); with `--symbols` it
+    streams that fixed set.
+    """
     name = options.get("source") or default_source()
+    mode = options["mode"]
+    symbols = options.get("symbols")
+    follow = not symbols
     if name == "replay":
         path = options.get("file")
         if path is None or not path.is_file():
@@ -109,17 +122,38 @@ def feed_source_build(options: dict[str, Any]) -> TickSource:
                 f"--file: --source replay needs an existing file (got {path}).",
                 returncode=USAGE_ERROR,
             )
-        return ReplaySource(path=path, speed=options["speed"])
-    instruments = feed_instruments(symbols=options.get("symbols"))
+        wanted = symbols or _demanded_symbols(mode)
+        return ReplaySource(
+            path=path, speed=options["speed"], symbols=wanted, follow_demand=follow, mode=mode
+        )
+    if follow:
+        demand = demand_read(default_mode=mode)
+        instruments = [item.instrument for item in demand.instruments]
+        modes = {item.symbol: item.mode for item in demand.instruments}
+    else:
+        instruments, modes = feed_instruments(symbols=symbols), {}
     if name == "simulated":
         return SimulatedSource(
             instruments=instruments,
-            mode=options["mode"],
+            mode=mode,
+            modes=modes,
+            follow_demand=follow,
             ignore_market_hours=options["ignore_market_hours"],
         )
     from marketdata.feed.angelone.stream import AngelOneSource
 
-    return AngelOneSource(instruments=instruments, mode=options["mode"])
+    return AngelOneSource(instruments=instruments, mode=mode, modes=modes, follow_demand=follow)
+
+
+def _demanded_symbols(mode: str) -> list[str] | None:
+    """A replay's first set: the demanded symbols, or None (every tick) until the demand can
+    be read, so a replay started during a database outage still plays."""
+    try:
+        demand: Demand = demand_read(default_mode=mode)
+    except (DatabaseError, redis.RedisError) as exc:
+        logger.warning("The demand cannot be read (%s); replaying every symbol until it can", exc)
+        return None
+    return sorted(demand.symbols())
 
 
 def feed_pipeline_build(*, source: TickSource, options: dict[str, Any]) -> FeedPipeline:

@@ -19,7 +19,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
-from marketdata import selectors
+from marketdata import demand, selectors
 from marketdata.live import publish
 from marketdata.live.daphne_socket import DaphneSocket
 from marketdata.live.layer import FanoutChannelLayer
@@ -133,6 +133,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.expiry is not None:
             self.expiry.cancel()
+        # The feed keeps streaming them for LIVE_DEMAND_GRACE_SECONDS, unless others hold them.
+        demand.demand_release(holder=self.channel_name)
         for group in [publish.SIGNALS_GROUP, *map(publish.tick_group, self.symbols)]:
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -155,13 +157,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if action == "ping":
             await self.send(text_data='{"type":"pong"}')
         elif action == "subscribe":
-            await self._subscribe(self._symbols_in(request))
+            await self._subscribe(self._symbols_in(request), self._mode_in(request))
         elif action == "unsubscribe":
             await self._unsubscribe(self._symbols_in(request))
         else:
             raise _ClientError("unknown_action", "action must be subscribe, unsubscribe or ping.")
 
-    async def _subscribe(self, symbols: list[str]) -> None:
+    async def _subscribe(self, symbols: list[str], mode: str | None) -> None:
         new = [symbol for symbol in symbols if symbol not in self.symbols]
         if len(self.symbols) + len(new) > settings.WS_MAX_SYMBOLS:
             raise _ClientError(
@@ -170,6 +172,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
         unknown = await database_sync_to_async(selectors.unknown_symbols)(symbols=new)
         if unknown:
             raise _ClientError("unknown_symbol", f"Unknown symbols: {', '.join(unknown)}.")
+        # Hold before joining: the feed streams any symbol of the instrument master once a
+        # client wants it (within a second), and ticks flow to the group from then on.
+        try:
+            await database_sync_to_async(demand.demand_hold)(
+                holder=self.channel_name, symbols=new, mode=mode
+            )
+        except demand.DemandFullError as full:
+            raise _ClientError("subscription_limit", str(full)) from None
         # Join first, then read: a tick stored meanwhile is in the snapshot, the stream or both,
         # and ticks wait in the mailbox until the snapshot is out.
         self.holding = True
@@ -182,9 +192,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.holding = False
 
     async def _unsubscribe(self, symbols: list[str]) -> None:
-        for symbol in set(symbols) & self.symbols:
+        leaving = set(symbols) & self.symbols
+        for symbol in leaving:
             self.symbols.discard(symbol)
             await self.channel_layer.group_discard(publish.tick_group(symbol), self.channel_name)
+        if leaving:
+            demand.demand_release(holder=self.channel_name, symbols=leaving)
 
     # --- Messages from the channel layer ---------------------------------------------------
 
@@ -254,6 +267,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 "too_many_symbols", f"At most {settings.WS_MAX_SYMBOLS} symbols per message."
             )
         return list(dict.fromkeys(symbol.strip().upper() for symbol in symbols))
+
+    @staticmethod
+    def _mode_in(request: dict[str, Any]) -> str | None:
+        mode = request.get("mode")
+        if mode is not None and mode not in demand.MODES:
+            raise _ClientError("invalid_mode", f"mode must be one of {', '.join(demand.MODES)}.")
+        return cast(str | None, mode)
 
     async def _rate_limited(self) -> None:
         if self.limiter.refused > self.limiter.burst:

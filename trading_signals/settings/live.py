@@ -1,6 +1,8 @@
-"""Live push on /ws: the channel layer and the per-connection limits (docs/live-push.md).
+"""Live push on /ws: the channel layer, the per-connection limits (docs/live-push.md) and the
+demand that decides what the feed streams (marketdata/demand.py).
 
-The WS_* limits must be positive; that is checked at start-up (trading_signals/checks.py).
+The WS_* limits and the LIVE_DEMAND_* settings must be positive; that is checked at start-up
+(trading_signals/checks.py).
 """
 
 from trading_signals.settings.environment import env
@@ -29,3 +31,11 @@ WS_RATE_LIMIT_BURST = env.int("WS_RATE_LIMIT_BURST", default=20)
 # Unsent bytes above which a client counts as slow: its ticks are conflated until it catches up.
 WS_SEND_BUFFER_BYTES = env.int("WS_SEND_BUFFER_BYTES", default=65536)
 WS_SLOW_CLIENT_POLL_SECONDS = 0.02
+
+# --- Demand: what the feed streams (docs/live-push.md, "What the feed streams") ---
+# Seconds an instrument stays streamed after the last /ws subscriber of a server process
+# leaves, and after an option-chain request touched it.
+LIVE_DEMAND_GRACE_SECONDS = env.float("LIVE_DEMAND_GRACE_SECONDS", default=60.0)
+# Instruments the feed streams at most: Angel One's 3 connections x 1,000 tokens. A /ws
+# subscribe that would go past it gets a `subscription_limit` error.
+LIVE_DEMAND_MAX_INSTRUMENTS = env.int("LIVE_DEMAND_MAX_INSTRUMENTS", default=3000)

@@ -13,6 +13,12 @@ frame is counted and skipped (theirs raises and reconnects), and nothing logs se
   refreshes are spaced at least 1 s apart (SmartAPI's rate limit for both).
 - SmartAPI allows 1,000 tokens per connection and 3 connections per client code: more than
   1,000 instruments are spread evenly over up to 3 connections, subscribed in batches.
+- The set changes at runtime (`subscriptions_update`; with `follow_demand`, as the demand
+  changes, see feed/base.py and marketdata/demand.py): each open connection sends the
+  unsubscribe (action 0) and subscribe (action 1) messages for its share at once, a token
+  whose mode changes is unsubscribed in its old mode and subscribed in the new one, and new
+  tokens go to the connection with the fewest, opening another (up to 3) when all carry
+  1,000. A reconnect subscribes the connection's current share.
 """
 
 import asyncio
@@ -22,8 +28,10 @@ import math
 import random
 import ssl
 import time
+from asyncio import FIRST_COMPLETED
 from collections import defaultdict
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +39,7 @@ from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from marketdata.demand import Demand
 from marketdata.feed.angelone.frames import MODES, FrameParser, Subscribable
 from marketdata.feed.angelone.session import (
     AngelOneUnavailable,
@@ -38,6 +47,7 @@ from marketdata.feed.angelone.session import (
     LoginSession,
     SmartApiClient,
 )
+from marketdata.feed.base import DemandFollower
 from marketdata.feed.errors import AngelOneSessionError, FeedConfigurationError
 from marketdata.ticks import Tick
 
@@ -139,6 +149,19 @@ class SessionKeeper:
             self._last_call = time.monotonic()
 
 
+@dataclass(eq=False)
+class _Slot:
+    """One SmartAPI connection's share of the tokens: what it should carry, and an event set
+    whenever that changes (its open connection then sends the difference)."""
+
+    index: int
+    # (exchange type, token) -> mode
+    wanted: dict[tuple[int, str], int] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    state: str = "connecting"
+    task: asyncio.Task[None] | None = None
+
+
 class AngelOneSource:
     name = "angelone"
 
@@ -147,6 +170,8 @@ class AngelOneSource:
         *,
         instruments: Sequence[Subscribable],
         mode: str = "ltp",
+        modes: Mapping[str, str] | None = None,
+        follow_demand: bool = False,
         credentials: Credentials | None = None,
         api_url: str | None = None,
         ws_url: str | None = None,
@@ -157,10 +182,27 @@ class AngelOneSource:
         refresh_margin: float = REFRESH_MARGIN_SECONDS,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """Missing credentials or too many instruments raise FeedConfigurationError here."""
+        """Missing credentials or too many instruments raise FeedConfigurationError here.
+
+        `modes` maps symbols to their mode where it differs from `mode`. With
+        `follow_demand` the instruments may be none, and the set follows the demand.
+        """
         credentials = credentials or Credentials.from_settings()
-        self._groups = spread(instruments)
+        limit = TOKENS_PER_CONNECTION * MAX_CONNECTIONS
+        if follow_demand and len(instruments) > limit:  # LIVE_DEMAND_MAX_INSTRUMENTS above it
+            logger.error(
+                "Angel One streams at most %d instruments: %d left out",
+                limit,
+                len(instruments) - limit,
+            )
+            instruments = list(instruments)[:limit]
+        groups = spread(instruments) if instruments or not follow_demand else []
         self._mode = MODES[mode]
+        modes = modes or {}
+        self._slots = [
+            _Slot(index, {_key(item): MODES[modes.get(item.symbol, mode)] for item in group})
+            for index, group in enumerate(groups)
+        ]
         self._ws_url = ws_url or settings.ANGEL_ONE_WS_URL
         self._ssl = (
             (ssl_context or ssl.create_default_context())
@@ -170,6 +212,7 @@ class AngelOneSource:
         self._ping_interval = ping_interval
         self._silence_timeout = silence_timeout
         self._backoff = (backoff_base, backoff_cap)
+        self._known = {str(item.token): item for item in instruments}
         self._parser = FrameParser(instruments=instruments, source=self.name)
         self.stats = self._parser.stats
         self.stats.update(
@@ -180,21 +223,103 @@ class AngelOneSource:
         )
         self._keeper = SessionKeeper(client, refresh_margin=refresh_margin, stats=self.stats)
         self._credentials = credentials
-        self._states = ["connecting"] * len(self._groups)
         self._queue: asyncio.Queue[Tick | BaseException] = asyncio.Queue(QUEUE_LIMIT)
+        self._running = False
+        self._closed = False
+        self._requests = 0
+        self._follower = (
+            DemandFollower(default_mode=mode, apply=self.demand_apply, stats=self.stats)
+            if follow_demand
+            else None
+        )
 
     @property
     def state(self) -> str:
+        if self._closed:
+            return "closed"
+        states = [slot.state for slot in self._slots]
         for state in ("streaming", "reconnecting", "connecting"):
-            if state in self._states:
+            if state in states:
                 return state
-        return "closed"
+        return "waiting" if self._running else "connecting"  # nothing to stream yet
+
+    def subscriptions_update(self, wanted: Sequence[tuple[Subscribable, str]]) -> None:
+        """Stream exactly `wanted` (instrument, mode name): the open connections send the
+        unsubscribe and subscribe messages at once; new tokens go to the connection with the
+        fewest (a new one, up to MAX_CONNECTIONS, when all carry TOKENS_PER_CONNECTION)."""
+        desired: dict[tuple[int, str], tuple[Subscribable, int]] = {}
+        for item, mode in wanted:
+            key = _key(item)
+            rank = max(MODES[mode], desired[key][1] if key in desired else 0)
+            desired[key] = (item, rank)
+        limit = TOKENS_PER_CONNECTION * MAX_CONNECTIONS
+        if len(desired) > limit:
+            left_out = [item.symbol for item, _ in list(desired.values())[limit:]]
+            logger.error(
+                "Angel One streams at most %d instruments: %d left out (%s)",
+                limit,
+                len(left_out),
+                ", ".join(left_out[:10]),
+            )
+            desired = dict(list(desired.items())[:limit])
+        changed: set[int] = set()
+        for slot in self._slots:
+            for key, carried in list(slot.wanted.items()):
+                if key not in desired:
+                    del slot.wanted[key]
+                    changed.add(slot.index)
+                elif desired[key][1] != carried:
+                    slot.wanted[key] = desired[key][1]
+                    changed.add(slot.index)
+        placed = {key for slot in self._slots for key in slot.wanted}
+        for key, (_, rank) in desired.items():
+            if key in placed:
+                continue
+            room = self._slot_with_room()
+            if room is None:
+                break  # cannot happen within the limit
+            room.wanted[key] = rank
+            changed.add(room.index)
+        unknown = [item for item, _ in desired.values() if str(item.token) not in self._known]
+        if unknown:
+            # Known tokens are never forgotten: frames still in flight after an unsubscribe
+            # are real ticks, not unknown tokens.
+            self._known.update((str(item.token), item) for item in unknown)
+            parser = FrameParser(instruments=list(self._known.values()), source=self.name)
+            parser.stats = self.stats  # the counters go on
+            self._parser = parser
+        for slot in self._slots:
+            if slot.index in changed:
+                slot.changed.set()
+                if self._running and slot.task is None:
+                    self._slot_start(slot)
+
+    def demand_apply(self, demand: Demand) -> None:
+        self.subscriptions_update([(item.instrument, item.mode) for item in demand.instruments])
+
+    def _slot_with_room(self) -> _Slot | None:
+        open_slots = [slot for slot in self._slots if len(slot.wanted) < TOKENS_PER_CONNECTION]
+        if open_slots:
+            return min(open_slots, key=lambda slot: len(slot.wanted))
+        if len(self._slots) >= MAX_CONNECTIONS:
+            return None
+        slot = _Slot(len(self._slots))
+        self._slots.append(slot)
+        return slot
+
+    def _slot_start(self, slot: _Slot) -> None:
+        slot.task = asyncio.create_task(
+            self._guard(self._connection(slot)), name=f"angelone-{slot.index}"
+        )
 
     async def ticks(self) -> AsyncIterator[list[Tick]]:
-        jobs = [self._connection(index, group) for index, group in enumerate(self._groups)]
-        tasks = [
-            asyncio.create_task(self._guard(job)) for job in [*jobs, self._keeper.keep_fresh()]
-        ]
+        self._running, self._closed = True, False
+        tasks = [asyncio.create_task(self._guard(self._keeper.keep_fresh()))]
+        if self._follower is not None:
+            tasks.append(asyncio.create_task(self._guard(self._follower.run())))
+        for slot in self._slots:
+            if slot.wanted:
+                self._slot_start(slot)
         try:
             while True:
                 batch, failure = await self._next_batch()
@@ -203,10 +328,14 @@ class AngelOneSource:
                 if failure is not None:
                     raise failure
         finally:
+            self._running = False
+            tasks += [slot.task for slot in self._slots if slot.task is not None]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            self._states = ["closed"] * len(self._groups)
+            for slot in self._slots:
+                slot.task, slot.state = None, "closed"
+            self._closed = True
 
     async def _next_batch(self) -> tuple[list[Tick], BaseException | None]:
         item = await self._queue.get()
@@ -225,13 +354,14 @@ class AngelOneSource:
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             await self._queue.put(exc)
 
-    async def _connection(self, index: int, instruments: list[Subscribable]) -> None:
+    async def _connection(self, slot: _Slot) -> None:
         backoff = Backoff(base=self._backoff[0], cap=self._backoff[1])
+        index = slot.index
         while True:
             session = None
             try:
                 session = await self._keeper.session()
-                await self._stream(index, session, instruments, backoff)
+                await self._stream(slot, session, backoff)
             except InvalidURI as exc:
                 raise FeedConfigurationError("ANGEL_ONE_WS_URL", "is not a WebSocket URL") from exc
             except InvalidStatus as exc:
@@ -243,12 +373,10 @@ class AngelOneSource:
             except _RETRYABLE as exc:
                 logger.warning("Angel One stream %d lost: %s", index, _reason(exc))
             self.stats["reconnects"] += 1
-            self._states[index] = "reconnecting"
+            slot.state = "reconnecting"
             await asyncio.sleep(backoff.next())
 
-    async def _stream(
-        self, index: int, session: LoginSession, instruments: list[Subscribable], backoff: Backoff
-    ) -> None:
+    async def _stream(self, slot: _Slot, session: LoginSession, backoff: Backoff) -> None:
         async with connect(
             self._ws_url,
             additional_headers=self._headers(session),
@@ -258,13 +386,21 @@ class AngelOneSource:
             close_timeout=2,
             max_size=2**16,
         ) as socket:
-            await self._subscribe(socket, index, instruments)
-            self._states[index] = "streaming"
+            on_wire: dict[tuple[int, str], int] = {}  # what this connection carries now
+            slot.changed.clear()
+            await self._sync(socket, slot, on_wire)  # a new connection: the current set
+            slot.state = "streaming"
             pinger = asyncio.create_task(self._ping(socket))
+            syncer = asyncio.create_task(self._follow(socket, slot, on_wire))
+            receiver = asyncio.create_task(self._receive(socket, backoff))
             try:
-                await self._receive(socket, backoff)
+                done, _ = await asyncio.wait({syncer, receiver}, return_when=FIRST_COMPLETED)
+                for task in done:
+                    task.result()
             finally:
-                pinger.cancel()
+                for task in (pinger, syncer, receiver):
+                    task.cancel()
+                await asyncio.gather(pinger, syncer, receiver, return_exceptions=True)
 
     def _headers(self, session: LoginSession) -> dict[str, str]:
         return {
@@ -274,22 +410,52 @@ class AngelOneSource:
             "x-feed-token": session.feed_token,
         }
 
-    async def _subscribe(
-        self, socket: ClientConnection, index: int, instruments: list[Subscribable]
+    async def _follow(
+        self, socket: ClientConnection, slot: _Slot, on_wire: dict[tuple[int, str], int]
     ) -> None:
-        for number, start in enumerate(range(0, len(instruments), SUBSCRIBE_BATCH)):
-            tokens: dict[int, list[str]] = defaultdict(list)
-            for item in instruments[start : start + SUBSCRIBE_BATCH]:
-                tokens[int(item.exchange_type)].append(str(item.token))
-            request = {
-                "correlationID": f"c{index}b{number:08d}"[:10],
-                "action": 1,
-                "params": {
-                    "mode": self._mode,
-                    "tokenList": [{"exchangeType": ex, "tokens": ts} for ex, ts in tokens.items()],
-                },
-            }
-            await socket.send(json.dumps(request))
+        while True:
+            await slot.changed.wait()
+            slot.changed.clear()
+            await self._sync(socket, slot, on_wire)
+
+    async def _sync(
+        self, socket: ClientConnection, slot: _Slot, on_wire: dict[tuple[int, str], int]
+    ) -> None:
+        """Send what turns `on_wire` into the slot's wanted set: unsubscribe (action 0, in
+        the mode subscribed) what is gone or changes mode, then subscribe (action 1) the rest."""
+        wanted = dict(slot.wanted)
+        gone = [(key, mode) for key, mode in on_wire.items() if wanted.get(key) != mode]
+        new = [(key, mode) for key, mode in wanted.items() if on_wire.get(key) != mode]
+        for action, changes in ((0, gone), (1, new)):
+            by_mode: dict[int, list[tuple[int, str]]] = defaultdict(list)
+            for key, mode in changes:
+                by_mode[mode].append(key)
+            for mode, keys in by_mode.items():
+                for start in range(0, len(keys), SUBSCRIBE_BATCH):
+                    batch = keys[start : start + SUBSCRIBE_BATCH]
+                    await socket.send(json.dumps(self._request(slot.index, action, mode, batch)))
+                    for key in batch:
+                        if action:
+                            on_wire[key] = mode
+                        else:
+                            on_wire.pop(key, None)
+
+    def _request(
+        self, index: int, action: int, mode: int, keys: list[tuple[int, str]]
+    ) -> dict[str, Any]:
+        """SmartAPI's subscribe (1) / unsubscribe (0) request, tokens by exchange type."""
+        tokens: dict[int, list[str]] = defaultdict(list)
+        for exchange_type, token in keys:
+            tokens[exchange_type].append(token)
+        self._requests += 1
+        return {
+            "correlationID": f"c{index}r{self._requests % 10**7:07d}",  # 10 characters
+            "action": action,
+            "params": {
+                "mode": mode,
+                "tokenList": [{"exchangeType": ex, "tokens": ts} for ex, ts in tokens.items()],
+            },
+        }
 
     async def _ping(self, socket: ClientConnection) -> None:
         try:
@@ -340,6 +506,10 @@ def spread(instruments: Sequence[Subscribable]) -> list[list[Subscribable]]:
     connections = math.ceil(len(instruments) / TOKENS_PER_CONNECTION)
     size = math.ceil(len(instruments) / connections)
     return [list(instruments[start : start + size]) for start in range(0, len(instruments), size)]
+
+
+def _key(item: Subscribable) -> tuple[int, str]:
+    return (int(item.exchange_type), str(item.token))
 
 
 def _reason(exc: BaseException) -> str:

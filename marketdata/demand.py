@@ -1,0 +1,642 @@
+"""Demand: which instruments the feed streams now, changed at runtime.
+
+The running feed's set is the union of
+- instruments staff mark `subscribed` (admin and API);
+- what registered *demand providers* return: `signals` registers one (the options of ACTIVE
+  signals) from `SignalsConfig.ready()`, as it registers its after-store hook, so `marketdata`
+  never imports `signals`;
+- *holds*: the symbols connected `/ws` clients subscribe to (`demand_hold` /
+  `demand_release`), counted per holder in each server process and kept
+  `LIVE_DEMAND_GRACE_SECONDS` after the process's last holder of a symbol leaves;
+- *touches*: symbols a request used (an option chain), kept for the same grace
+  (`demand_touch`).
+
+Holds and touches reach the feed through Redis when `REDIS_URL` is set: each process keeps
+one *lease* (a field of the hash `demand:holds`: its holds, their grace deadlines and the
+lease's own expiry), rewritten by a small thread of the process when they change and every
+`LEASE_REFRESH_SECONDS`; a process that dies stops refreshing and its lease is ignored after
+`LEASE_SECONDS`. Touches are members of the sorted set `demand:touches` scored by their
+deadline. Every change is announced on the pub/sub channel `demand:<db>:changed`, which the
+feed listens to (`demand_listen`) besides reading the demand every fraction of a second.
+Without Redis all of it lives in this process: right for the embedded default, where
+`manage.py serve` runs the server and the feed in one process.
+
+At most `LIVE_DEMAND_MAX_INSTRUMENTS` instruments are streamed (Angel One: 3 connections x
+1,000 tokens). A hold or touch that would go past it is refused with `DemandFullError` (the `/ws`
+client gets a `subscription_limit` error) and remembered for `/health` (`demand_health`).
+Should the demand still exceed it (staff subscriptions, two processes admitting at once),
+`demand_read` keeps the first instruments in the order subscribed, providers, holds,
+touches (those already streamed first within each) and names the rest in `Demand.over`.
+
+Modes: a hold or touch may ask for `ltp`, `quote` or `snap_quote`; an instrument is streamed
+in the highest mode asked for, `None` standing for the feed's own (`--mode`).
+"""
+
+import asyncio
+import atexit
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Q
+
+from marketdata.models import Instrument
+
+logger = logging.getLogger(__name__)
+
+MODES = ("ltp", "quote", "snap_quote")  # lowest to highest
+DEFAULT_MODE = "quote"
+HOLDS_KEY = "demand:holds"
+TOUCHES_KEY = "demand:touches"
+REFUSALS_KEY = "demand:refusals"
+LEASE_SECONDS = 15.0  # a lease not refreshed for this long belongs to a dead process
+LEASE_REFRESH_SECONDS = 5.0
+REFUSALS_SHOWN_SECONDS = 600  # /health mentions refusals this long after the last one
+REDIS_TIMEOUT_SECONDS = 2.0
+WRITE_RETRY_SECONDS = 1.0
+LOG_EVERY_SECONDS = 30.0
+
+# Priority when the demand exceeds the capacity: lower first.
+SUBSCRIBED, PROVIDED, HELD, TOUCHED = range(4)
+
+DemandProvider = Callable[[], Iterable[str]]  # returns symbols of the instrument master
+Waker = Callable[[], None]
+
+_providers: list[DemandProvider] = []
+_wakers: set[Waker] = set()
+
+
+class DemandFullError(Exception):
+    """Admitting these symbols would take the demand past `LIVE_DEMAND_MAX_INSTRUMENTS`."""
+
+    def __init__(self, *, symbols: Sequence[str], demanded: int, capacity: int) -> None:
+        self.symbols = list(symbols)
+        self.demanded = demanded
+        self.capacity = capacity
+        super().__init__(
+            f"The feed streams at most {capacity} instruments and {demanded} are in demand: "
+            f"{', '.join(self.symbols)} cannot be added now. Try again when fewer are streamed."
+        )
+
+
+@dataclass(frozen=True)
+class DemandedInstrument:
+    instrument: Instrument
+    mode: str  # one of MODES
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (int(self.instrument.exchange_type), str(self.instrument.token))
+
+
+@dataclass(frozen=True)
+class Demand:
+    instruments: tuple[DemandedInstrument, ...]  # to stream, at most the capacity, by priority
+    over: tuple[str, ...] = ()  # demanded past the capacity: not streamed
+
+    def symbols(self) -> set[str]:
+        return {item.symbol for item in self.instruments}
+
+    def signature(self) -> tuple[tuple[int, str, str, str], ...]:
+        """What a source subscribes: equal signatures need no change."""
+        return tuple(sorted((*item.key, item.symbol, item.mode) for item in self.instruments))
+
+
+def mode_highest(modes: Iterable[str]) -> str:
+    return max(modes, key=MODES.index)
+
+
+def _capacity() -> int:
+    return int(settings.LIVE_DEMAND_MAX_INSTRUMENTS)
+
+
+def _grace() -> float:
+    return float(settings.LIVE_DEMAND_GRACE_SECONDS)
+
+
+def _mode_checked(mode: str | None) -> str | None:
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
+def _upper(symbols: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(symbol.strip().upper() for symbol in symbols if symbol.strip()))
+
+
+# --- Redis --------------------------------------------------------------------------------
+
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def _redis() -> redis.Redis:
+    url = settings.REDIS_URL
+    with _clients_lock:
+        client = _clients.get(url)
+        if client is None:
+            client = _clients[url] = redis.Redis.from_url(
+                url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        return client
+
+
+def demand_channel() -> str:
+    """The pub/sub channel announcing changes (pub/sub ignores database numbers: named in)."""
+    db = redis.connection.parse_url(settings.REDIS_URL).get("db", 0)
+    return f"demand:{db}:changed"
+
+
+class _Throttled:
+    """Log a recurring problem at most every LOG_EVERY_SECONDS."""
+
+    def __init__(self) -> None:
+        self._last = -LOG_EVERY_SECONDS
+
+    def warning(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last >= LOG_EVERY_SECONDS:
+            self._last = now
+            logger.warning(message, *args)
+
+
+# --- This process's holds and touches ------------------------------------------------------
+
+
+class ProcessDemand:
+    """The holds of this process's clients (and, without Redis, the touches), and the thread
+    that keeps this process's lease in Redis up to date."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lease_id = f"{socket.gethostname()}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self._lock = threading.Lock()
+        self._holders: dict[str, dict[str, str | None]] = {}  # symbol -> holder -> mode
+        self._graced: dict[str, tuple[float, str | None]] = {}  # symbol -> (until, mode)
+        self._touches: dict[tuple[str, str | None], float] = {}  # without Redis
+        self._refusals: dict[str, Any] = {}  # without Redis
+        self._wake = threading.Event()
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self._written: dict[str, Any] | None = None
+        self._log = _Throttled()
+
+    # Holds.
+    def holding(self, symbols: Iterable[str]) -> bool:
+        """True when this process holds every one of `symbols` already."""
+        with self._lock:
+            return all(self._holders.get(symbol) for symbol in symbols)
+
+    def hold(self, holder: str, symbols: Iterable[str], mode: str | None) -> None:
+        with self._lock:
+            for symbol in symbols:
+                self._holders.setdefault(symbol, {})[holder] = mode
+                self._graced.pop(symbol, None)
+        self._changed()
+
+    def release(self, holder: str, symbols: Iterable[str] | None, *, grace: float) -> None:
+        until = time.time() + grace
+        changed = False
+        with self._lock:
+            names = list(self._holders) if symbols is None else list(symbols)
+            for symbol in names:
+                holders = self._holders.get(symbol)
+                if not holders or holder not in holders:
+                    continue
+                mode = holders.pop(holder)
+                changed = True
+                if not holders:
+                    del self._holders[symbol]
+                    self._graced[symbol] = (until, mode)
+        if changed:
+            self._changed()
+
+    def holds(self, now: float) -> dict[str, tuple[list[str | None], float | None]]:
+        """symbol -> (the modes its holders asked for, None standing for the feed's own; the
+        grace deadline, or None while held). Expired graces are dropped."""
+        with self._lock:
+            for symbol in [s for s, (until, _) in self._graced.items() if until <= now]:
+                del self._graced[symbol]
+            entries: dict[str, tuple[list[str | None], float | None]] = {
+                symbol: (_distinct(holders.values()), None)
+                for symbol, holders in self._holders.items()
+            }
+            for symbol, (until, mode) in self._graced.items():
+                entries[symbol] = ([mode], until)
+            return entries
+
+    # Touches and refusals, without Redis.
+    def touch(self, symbols: Iterable[str], mode: str | None, until: float) -> None:
+        with self._lock:
+            for symbol in symbols:
+                key = (symbol, mode)
+                self._touches[key] = max(until, self._touches.get(key, 0.0))
+        _wake_local()
+
+    def touches(self, now: float) -> list[tuple[str, str | None]]:
+        with self._lock:
+            for key in [key for key, until in self._touches.items() if until <= now]:
+                del self._touches[key]
+            return list(self._touches)
+
+    def refusal_note(self, symbols: Sequence[str], now: float) -> None:
+        with self._lock:
+            if now - self._refusals.get("last_at", 0.0) > REFUSALS_SHOWN_SECONDS:
+                self._refusals = {"count": 0, "first_at": now}
+            self._refusals.update(
+                count=self._refusals["count"] + 1, last_at=now, last=",".join(symbols)
+            )
+
+    def refusals(self, now: float) -> dict[str, Any]:
+        with self._lock:
+            if now - self._refusals.get("last_at", 0.0) > REFUSALS_SHOWN_SECONDS:
+                return {}
+            return dict(self._refusals)
+
+    # The lease.
+    def _changed(self) -> None:
+        _wake_local()
+        if settings.REDIS_URL:
+            self._writer_start()
+            self._wake.set()
+
+    def _writer_start(self) -> None:
+        with self._lock:
+            if self._writer is None and not self._closed:
+                self._writer = threading.Thread(
+                    target=self._write_forever, name="demand-lease", daemon=True
+                )
+                self._writer.start()
+
+    def _write_forever(self) -> None:
+        while not self._closed:
+            self._wake.wait(LEASE_REFRESH_SECONDS)
+            self._wake.clear()
+            if self._closed:
+                return
+            try:
+                self.lease_write()
+            except (redis.RedisError, OSError) as exc:
+                self._log.warning("Could not write this process's demand lease to Redis: %s", exc)
+                self._written = None  # write it all again, and announce it, once Redis is back
+                time.sleep(WRITE_RETRY_SECONDS)
+                self._wake.set()
+
+    def lease_write(self) -> None:
+        """Write this process's lease (or remove it when it holds nothing); announce changes."""
+        now = time.time()
+        holds = {symbol: [modes, until] for symbol, (modes, until) in self.holds(now).items()}
+        client = _redis()
+        if holds:
+            lease = {"expires": now + LEASE_SECONDS, "holds": holds}
+            client.hset(HOLDS_KEY, self.lease_id, json.dumps(lease))
+        elif self._written != {}:
+            client.hdel(HOLDS_KEY, self.lease_id)
+        if holds != self._written:
+            client.publish(demand_channel(), b"holds")
+        self._written = holds
+
+    def close(self) -> None:
+        """Stop the writer and remove the lease (at exit; tests)."""
+        self._closed = True
+        self._wake.set()
+        if self._written and settings.REDIS_URL:
+            try:
+                _redis().hdel(HOLDS_KEY, self.lease_id)
+                _redis().publish(demand_channel(), b"holds")
+            except (redis.RedisError, OSError):
+                pass  # the lease expires by itself
+
+
+def _distinct(modes: Iterable[str | None]) -> list[str | None]:
+    return list(dict.fromkeys(modes))
+
+
+_process: ProcessDemand | None = None
+_process_lock = threading.Lock()
+
+
+def _local() -> ProcessDemand:
+    """This process's holds (a forked child starts with none)."""
+    global _process
+    with _process_lock:
+        if _process is None or _process.pid != os.getpid():
+            _process = ProcessDemand()
+        return _process
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    if _process is not None and _process.pid == os.getpid():
+        _process.close()
+
+
+def process_demand_replace(new: ProcessDemand | None = None) -> ProcessDemand:
+    """Close this process's holds and start afresh (tests); returns the new registry."""
+    global _process
+    with _process_lock:
+        if _process is not None:
+            _process.close()
+        _process = new or ProcessDemand()
+        return _process
+
+
+# --- Registration and notification ---------------------------------------------------------
+
+
+def demand_provider_register(provider: DemandProvider) -> None:
+    """Add `provider()`'s symbols to the demand; registering twice changes nothing."""
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def demand_waker_add(waker: Waker) -> None:
+    """Call `waker()` (from any thread) whenever this process changes the demand."""
+    _wakers.add(waker)
+
+
+def demand_waker_remove(waker: Waker) -> None:
+    _wakers.discard(waker)
+
+
+def _wake_local() -> None:
+    for waker in list(_wakers):
+        try:
+            waker()
+        except Exception:
+            logger.exception("A demand waker failed")
+
+
+def demand_changed() -> None:
+    """Tell running feeds to read the demand now (e.g. on commit of a signal's change).
+
+    Never raises: the feeds read the demand every fraction of a second anyway.
+    """
+    _wake_local()
+    if settings.REDIS_URL:
+        try:
+            _redis().publish(demand_channel(), b"changed")
+        except (redis.RedisError, OSError) as exc:
+            logger.warning("Could not announce a demand change through Redis: %s", exc)
+
+
+async def demand_listen(*, wake: Waker) -> None:
+    """Call `wake()` on every change announced through Redis, until cancelled (returns at
+    once without Redis: changes are then announced in process, see `demand_waker_add`)."""
+    if not settings.REDIS_URL:
+        return
+    log = _Throttled()
+    while True:
+        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(demand_channel())
+            wake()  # anything announced before the subscription is read now
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                if message is not None:
+                    wake()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("The feed lost the demand announcements from Redis (%s); retrying", exc)
+        finally:
+            await pubsub.aclose()
+            await client.aclose()
+        await asyncio.sleep(WRITE_RETRY_SECONDS)
+
+
+# --- Holds and touches ---------------------------------------------------------------------
+
+
+def demand_hold(*, holder: str, symbols: Sequence[str], mode: str | None = None) -> None:
+    """`holder` (e.g. a `/ws` connection) wants `symbols` streamed until it releases them.
+
+    Raises DemandFullError, and changes nothing, when they would take the demand past the
+    capacity. Symbols should be known instruments (the feed ignores others). Checking the
+    capacity reads the demand; if it cannot be read the hold is admitted (the feed still
+    streams at most the capacity, and `/health` says so).
+    """
+    names = _upper(symbols)
+    mode = _mode_checked(mode)
+    if not names:
+        return
+    local = _local()
+    if not local.holding(names):
+        _admit(names)
+    local.hold(holder, names, mode)
+
+
+def demand_release(*, holder: str, symbols: Iterable[str] | None = None) -> None:
+    """`holder` no longer wants `symbols` (all it holds when None). A symbol no holder of this
+    process wants stays streamed for `LIVE_DEMAND_GRACE_SECONDS`. Never blocks on I/O."""
+    names = None if symbols is None else _upper(symbols)
+    _local().release(holder, names, grace=_grace())
+
+
+def demand_touch(*, symbols: Sequence[str], mode: str | None = None) -> None:
+    """Stream `symbols` for `LIVE_DEMAND_GRACE_SECONDS` from now (an option chain's
+    contracts). Raises DemandFullError, and changes nothing, past the capacity."""
+    names = _upper(symbols)
+    mode = _mode_checked(mode)
+    if not names:
+        return
+    _admit(names)
+    until = time.time() + _grace()
+    if not settings.REDIS_URL:
+        _local().touch(names, mode, until)
+        return
+    members = {f"{symbol}|{mode or ''}": until for symbol in names}
+    client = _redis()
+    with client.pipeline(transaction=False) as pipe:
+        pipe.zadd(TOUCHES_KEY, members, gt=True)  # adds new members; only raises deadlines
+        pipe.publish(demand_channel(), b"touches")
+        pipe.execute()
+    _wake_local()
+
+
+def _admit(symbols: Sequence[str]) -> None:
+    try:
+        demand = demand_read()
+    except (DatabaseError, redis.RedisError, OSError) as exc:
+        logger.warning("The demand could not be read (%s); admitting %s unchecked", exc, symbols)
+        return
+    known = demand.symbols() | set(demand.over)
+    new = [symbol for symbol in symbols if symbol not in known]
+    demanded = len(demand.instruments) + len(demand.over)
+    if new and demanded + len(new) > _capacity():
+        _refusal_note(new)
+        raise DemandFullError(symbols=new, demanded=demanded, capacity=_capacity())
+
+
+def _refusal_note(symbols: Sequence[str]) -> None:
+    now = time.time()
+    logger.warning(
+        "Demand refused past the capacity of %d instruments: %s", _capacity(), ", ".join(symbols)
+    )
+    if not settings.REDIS_URL:
+        _local().refusal_note(symbols, now)
+        return
+    try:
+        client = _redis()
+        with client.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(REFUSALS_KEY, "first_at", now)
+            pipe.hincrby(REFUSALS_KEY, "count", 1)
+            pipe.hset(REFUSALS_KEY, mapping={"last_at": now, "last": ",".join(symbols)})
+            pipe.expire(REFUSALS_KEY, REFUSALS_SHOWN_SECONDS)
+            pipe.execute()
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("Could not record a demand refusal in Redis: %s", exc)
+
+
+def _refusals(now: float) -> dict[str, Any]:
+    if not settings.REDIS_URL:
+        return _local().refusals(now)
+    raw: dict[bytes, bytes] = _redis().hgetall(REFUSALS_KEY)  # type: ignore[assignment]
+    return {key.decode(): value.decode() for key, value in raw.items()}
+
+
+# --- Reading the demand --------------------------------------------------------------------
+
+
+def _runtime_entries(now: float) -> list[tuple[str, str | None, int]]:
+    """(symbol, mode, priority) of the holds of every process and of the touches."""
+    local = _local()
+    entries = [
+        (symbol, mode, HELD) for symbol, (modes, _) in local.holds(now).items() for mode in modes
+    ]
+    if not settings.REDIS_URL:
+        entries += [(symbol, mode, TOUCHED) for symbol, mode in local.touches(now)]
+        return entries
+    client = _redis()
+    with client.pipeline(transaction=False) as pipe:
+        pipe.hgetall(HOLDS_KEY)
+        pipe.zrangebyscore(TOUCHES_KEY, now, "+inf")
+        pipe.zremrangebyscore(TOUCHES_KEY, "-inf", now)
+        leases, touches, _ = pipe.execute()
+    stale = []
+    for field, raw in leases.items():
+        lease_id = field.decode()
+        if lease_id == local.lease_id:
+            continue  # this process's own holds, read above without the writer's lag
+        try:
+            lease = json.loads(raw)
+            if lease["expires"] < now:
+                stale.append(field)
+                continue
+            for symbol, (modes, until) in lease["holds"].items():
+                if until is None or until > now:
+                    entries += [(symbol, m if m in MODES else None, HELD) for m in modes]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            logger.warning("Ignoring a malformed demand lease %s", lease_id)
+    if stale:
+        client.hdel(HOLDS_KEY, *stale)
+    for member in touches:
+        symbol, _, mode = member.decode().partition("|")
+        entries.append((symbol, mode if mode in MODES else None, TOUCHED))
+    return entries
+
+
+def _provided() -> list[str]:
+    symbols: list[str] = []
+    for provider in _providers:
+        try:
+            symbols.extend(provider())
+        except DatabaseError:
+            raise
+        except Exception:
+            logger.exception("The demand provider %s failed", getattr(provider, "__qualname__", ""))
+    return symbols
+
+
+def demand_read(*, default_mode: str = DEFAULT_MODE, streaming: Collection[str] = ()) -> Demand:
+    """The instruments to stream now, in their modes, at most the capacity.
+
+    `streaming` (symbols already streamed) keeps those first within their priority should
+    the demand exceed the capacity. Raises what the database or Redis raise; a feed keeps
+    its current set then.
+    """
+    now = time.time()
+    wanted: dict[str, tuple[int, list[str | None]]] = {}  # symbol -> (priority, modes)
+
+    def want(symbol: str, mode: str | None, priority: int) -> None:
+        best, modes = wanted.get(symbol, (priority, []))
+        wanted[symbol] = (min(best, priority), [*modes, mode])
+
+    for symbol in _provided():
+        want(symbol.upper(), None, PROVIDED)
+    for symbol, mode, priority in _runtime_entries(now):
+        want(symbol, mode, priority)
+    rows = Instrument.objects.filter(Q(subscribed=True) | Q(symbol__in=list(wanted)))
+    chosen: dict[tuple[int, str], tuple[int, Instrument, list[str | None]]] = {}
+    # A symbol on several segments: the subscribed row, else the first by exchange and token.
+    ordered = sorted(rows, key=lambda row: (not row.subscribed, row.exchange, row.token))
+    symbols_done: set[str] = set()
+    for row in ordered:
+        key = (int(row.exchange_type), str(row.token))
+        priority, modes = wanted.get(row.symbol, (TOUCHED, []))
+        if row.subscribed:
+            chosen[key] = (SUBSCRIBED, row, [*modes, None])
+        elif row.symbol not in symbols_done:
+            chosen[key] = (priority, row, modes)
+        symbols_done.add(row.symbol)
+    keep = set(streaming)
+    ranked = sorted(
+        chosen.values(), key=lambda item: (item[0], item[1].symbol not in keep, item[1].symbol)
+    )
+    items = tuple(
+        DemandedInstrument(
+            instrument=row, mode=mode_highest(mode or default_mode for mode in modes)
+        )
+        for _, row, modes in ranked
+    )
+    capacity = _capacity()
+    return Demand(
+        instruments=items[:capacity], over=tuple(item.symbol for item in items[capacity:])
+    )
+
+
+def demand_health() -> str:
+    """The `feed_demand` line of /health: how many instruments are in demand of the capacity,
+    and whether some were refused lately or are demanded past it. Never "down"."""
+    now = time.time()
+    try:
+        demand = demand_read()
+        refusals = _refusals(now)
+    except (DatabaseError, redis.RedisError, OSError) as exc:
+        logger.warning("The demand could not be read for /health: %s", exc)
+        return "unknown (the demand could not be read)"
+    capacity = _capacity()
+    count = len(demand.instruments)
+    text = f"{count} of {capacity} instruments"
+    if demand.over:
+        named = ", ".join(demand.over[:5]) + (", ..." if len(demand.over) > 5 else "")
+        return f"over capacity: {text} streamed, {len(demand.over)} more not streamed ({named})"
+    if refusals:
+        since = _iso(float(refusals["first_at"]))
+        last = _iso(float(refusals["last_at"]))
+        return (
+            f"full: {text}; {refusals['count']} subscription(s) refused (subscription_limit) "
+            f"since {since}, the last at {last} ({refusals['last']})"
+        )
+    return f"full: {text}" if count >= capacity else f"ok: {text}"
+
+
+def _iso(stamp: float) -> str:
+    return datetime.fromtimestamp(stamp, tz=UTC).isoformat(timespec="seconds")
