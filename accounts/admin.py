@@ -1,10 +1,13 @@
-"""Django admin for users."""
+"""Django admin for users, with "log out everywhere"."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts.models import User
+from accounts.services import user_tokens_revoke
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -37,3 +40,20 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]}),
     ]
+    actions = ["log_out_everywhere"]
+
+    @admin.action(
+        description="Log out everywhere (revoke every token of the selected users)",
+        permissions=["change"],
+    )
+    def log_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        # A password change and a deactivation (saved here or anywhere) do the same by
+        # themselves: accounts.models.User.save.
+        users = list(queryset)
+        for user in users:
+            user_tokens_revoke(user=user)
+        self.message_user(
+            request,
+            f"Logged out {len(users)} user(s) everywhere: their tokens no longer work.",
+            messages.SUCCESS,
+        )

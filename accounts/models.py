@@ -1,6 +1,9 @@
 """The user (email login) and the refresh tokens already used or revoked."""
 
+from typing import Any
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.hashers import acheck_password, check_password, make_password
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 
@@ -38,6 +41,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Every token carries the value it was issued under; raising it revokes them all (a
+    # password change, a deactivation, an admin's "log out everywhere"). docs/security.md.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -59,6 +65,49 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email(self.email)
+
+    # --- Token revocation: a new password or a deactivation ends every session ---
+
+    _revoke_tokens = False
+
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        if not self._state.adding:
+            self._revoke_tokens = True
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        if not self._state.adding:
+            self._revoke_tokens = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and (self._revoke_tokens or not self.is_active):
+            self.token_version += 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "token_version"}
+        self._revoke_tokens = False
+        super().save(*args, **kwargs)
+
+    # Django upgrades a hash when it checks a password with an older hasher; that is the same
+    # password, so it goes around set_password and keeps the user's sessions.
+
+    def _rehash(self, raw_password: str) -> None:
+        self.password = make_password(raw_password)
+        self._password = None
+
+    def check_password(self, raw_password: str) -> bool:
+        def setter(raw: str) -> None:
+            self._rehash(raw)
+            self.save(update_fields=["password"])
+
+        return check_password(raw_password, self.password, setter)
+
+    async def acheck_password(self, raw_password: str) -> bool:
+        async def setter(raw: str) -> None:
+            self._rehash(raw)
+            await self.asave(update_fields=["password"])
+
+        return await acheck_password(raw_password, self.password, setter)
 
 
 class RevokedToken(models.Model):

@@ -17,8 +17,12 @@ class LoginInputSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
 
 
+# Our refresh tokens are about 400 characters; anything much longer is not one of them.
+MAX_TOKEN_LENGTH = 2048
+
+
 class RefreshInputSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField()
+    refresh_token = serializers.CharField(max_length=MAX_TOKEN_LENGTH)
 
 
 class TokenPairSerializer(serializers.Serializer):

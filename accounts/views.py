@@ -1,9 +1,15 @@
-"""The auth endpoints: register, login, refresh, logout and me."""
+"""The auth endpoints: register, login, refresh, logout and me; and the admin's login, with the
+same limits as the API's."""
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, TypeVar
 
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication
@@ -11,7 +17,6 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
@@ -22,6 +27,7 @@ from accounts.serializers import (
     TokenPairSerializer,
     UserOutputSerializer,
 )
+from accounts.throttles import AuthClientThrottle, LoginAccountThrottle, login_attempt_wait
 from trading_signals.api.inputs import validated
 from trading_signals.api.serializers import ErrorSerializer
 
@@ -34,7 +40,9 @@ UNAUTHORIZED = OpenApiResponse(
 F = TypeVar("F", bound=Callable[..., Any])
 
 THROTTLED = OpenApiResponse(
-    ErrorSerializer, description="Too many attempts from this IP; see Retry-After."
+    ErrorSerializer,
+    description="Too many attempts from this address (or, to log in, for this account); "
+    "see Retry-After.",
 )
 
 
@@ -64,8 +72,7 @@ class PublicAuthView(APIView):
 
 
 class RegisterView(PublicAuthView):
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [AuthClientThrottle]
 
     @_auth_docs(RegisterInputSerializer, {201: UserOutputSerializer, 429: THROTTLED})
     def post(self, request: Request) -> Response:
@@ -74,8 +81,7 @@ class RegisterView(PublicAuthView):
 
 
 class LoginView(PublicAuthView):
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
+    throttle_classes = [AuthClientThrottle, LoginAccountThrottle]
 
     @_auth_docs(LoginInputSerializer, {200: TokenPairSerializer, 401: UNAUTHORIZED, 429: THROTTLED})
     def post(self, request: Request) -> Response:
@@ -109,3 +115,22 @@ class MeView(APIView):
     @extend_schema(tags=["auth"], responses={200: UserOutputSerializer, 401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
         return Response(UserOutputSerializer(request.user).data)
+
+
+@sensitive_post_parameters("password")
+@never_cache
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """Django admin's login, counted against the same limits as the API's login: per client
+    address and per account. Only submitted forms count; a refused one is not checked."""
+    if request.method == "POST":
+        wait = login_attempt_wait(request=request, email=request.POST.get("username"))
+        if wait is not None:
+            seconds = math.ceil(wait)
+            response = HttpResponse(
+                f"Too many login attempts. Try again in {seconds} seconds.\n",
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = str(seconds)
+            return response
+    return admin.site.login(request)

@@ -418,7 +418,9 @@ def _candle_rows_mongodb(
     symbol: str, step: int, start: datetime, end: datetime
 ) -> list[tuple[Any, ...]]:
     step_ms, offset_ms = step * 1000, IST_OFFSET_SECONDS * 1000
-    shifted = {"$add": [{"$toLong": "$received_at"}, offset_ms]}
+    # A date minus a date is their distance in milliseconds (MongoDB documents it for
+    # $subtract); `$toLong` of a date gives the same on MongoDB but mongomock refuses it.
+    shifted = {"$add": [{"$subtract": ["$received_at", EPOCH]}, offset_ms]}
     bucket_ms = {
         "$subtract": [
             {"$multiply": [{"$floor": {"$divide": [shifted, step_ms]}}, step_ms]},

@@ -129,12 +129,15 @@ class SignalAdmin(admin.ModelAdmin):
         for reason in refused:
             self.message_user(request, f"Not {verb.lower()}: {reason}", messages.WARNING)
 
-    @admin.action(description="Cancel selected signals")
+    # Actions change signals: like the change form, they need signals.change_signal.
+    @admin.action(description="Cancel selected signals", permissions=["change"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Signal]) -> None:
         done, refused = self._apply(request, queryset, lambda s: services.signal_cancel(signal=s))
         self._report(request, "Cancelled", done, refused)
 
-    @admin.action(description="Close selected signals at their latest stored price")
+    @admin.action(
+        description="Close selected signals at their latest stored price", permissions=["change"]
+    )
     def close_selected_at_latest_price(
         self, request: HttpRequest, queryset: QuerySet[Signal]
     ) -> None:

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from signals.models import Signal
 from signals.render import SIGNAL_FIELDS, signal_render
+from signals.services import NOTES_MAX_LENGTH
 from trading_signals.api.serializers import FromToSerializer, IdField
 
 
@@ -38,7 +39,9 @@ class SignalInputSerializer(serializers.Serializer):
     stop_loss = serializers.FloatField()
     quantity = serializers.IntegerField()
     confidence = serializers.IntegerField(help_text="0-100")
-    notes = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    notes = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=NOTES_MAX_LENGTH
+    )
     strike = serializers.FloatField(required=False, allow_null=True)
     expiry = serializers.DateField(required=False, allow_null=True)
 

@@ -27,7 +27,10 @@ from trading_signals.api.serializers import ErrorSerializer
 BAD_INPUT = OpenApiResponse(
     ErrorSerializer, description="A rule was broken; `errors` names each field."
 )
-FORBIDDEN = OpenApiResponse(ErrorSerializer, description="Only staff can change signals.")
+FORBIDDEN = OpenApiResponse(
+    ErrorSerializer,
+    description="Only staff with the signals permission (add_signal, change_signal) can write.",
+)
 WRITE_ERRORS = {400: BAD_INPUT, 403: FORBIDDEN}
 
 
@@ -35,7 +38,8 @@ WRITE_ERRORS = {400: BAD_INPUT, 403: FORBIDDEN}
 class SignalViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Signal]
 ):
-    """Option trading signals: everyone signed in reads them, staff publish and close them."""
+    """Option trading signals: everyone signed in reads them; staff with the model permissions
+    (`signals.add_signal`, `signals.change_signal`) publish, edit and close them."""
 
     permission_classes = [IsStaffOrReadOnly]
     pagination_class = SignalPagination

@@ -25,12 +25,25 @@ def redact(text: str) -> str:
     return _SECRET_PAIR.sub(r"\1\2[redacted]", text)
 
 
+_FORMATTER = logging.Formatter()
+
+
 class RedactSecretsFilter(logging.Filter):
+    """Masks secrets in the message, in the formatted exception (its message and traceback)
+    and in the stack text: everything a formatter writes out."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters use exc_text when it is set instead of formatting exc_info again.
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -8,6 +8,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from accounts.views import admin_login
 from trading_signals.api.views import HealthView, RootView
 
 urlpatterns = [
@@ -16,6 +17,8 @@ urlpatterns = [
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
+    # Before admin.site.urls: the admin's login, with the API login's limits (accounts.views).
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("api/v1/auth/", include("accounts.urls")),
     path("api/v1/market-data/", include("marketdata.urls")),

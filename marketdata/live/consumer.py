@@ -15,10 +15,9 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
-from rest_framework_simplejwt.tokens import AccessToken, Token
 
+from accounts.services import access_token_user
 from marketdata import demand, selectors
 from marketdata.live import publish
 from marketdata.live.daphne_socket import DaphneSocket
@@ -50,13 +49,10 @@ def _authenticate(raw_token: str | None) -> tuple[Any, datetime]:
     if not raw_token:
         raise _AuthError("An access token is required: ?token=<access> or 'bearer, <access>'.")
     try:
-        # Checks the signature, the expiry and the token type. (simplejwt annotates its
-        # argument as a Token; it takes the encoded string.)
-        token = AccessToken(cast(Token, raw_token))
-        user = JWTAuthentication().get_user(token)
+        # The REST API's rules: signature, expiry, token type, and revocation.
+        return access_token_user(raw_token=raw_token)
     except (TokenError, InvalidToken, AuthenticationFailed) as error:
         raise _AuthError(f"Invalid access token: {_first_message(error)}") from None
-    return user, datetime.fromtimestamp(token["exp"], tz=UTC)
 
 
 def _first_message(error: Exception) -> str:

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from accounts.models import User
@@ -14,6 +15,19 @@ from signals.tests.helpers import sell_data, signal_data
 
 # The history's day: the signals it closes were published at 09:30 IST on it.
 HISTORY_DAY = datetime(2025, 3, 3, 4, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def staff_user(staff_user: User) -> User:
+    """The desk: staff holding the permissions the API and the admin ask for to publish and
+    change signals (the root conftest's staff user holds none)."""
+    staff_user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="signals",
+            codename__in=["view_signal", "add_signal", "change_signal"],
+        )
+    )
+    return staff_user
 
 
 @pytest.fixture

@@ -1,1 +1,2 @@
-"""API plumbing shared by every app: errors, shared shapes, input reading, pagination, service views."""
+"""API plumbing shared by every app: errors, shared shapes, input reading, pagination, rate
+limits (throttling) and the service views."""

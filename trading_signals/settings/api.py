@@ -1,10 +1,13 @@
-"""The REST API: Django REST framework, JWT (simplejwt), the OpenAPI schema and CORS.
+"""The REST API: Django REST framework, JWT (simplejwt), throttles, body limits, the OpenAPI
+schema and CORS. docs/security.md explains the limits and the token rules.
 
 The JWT algorithm and, in production, the signing key's length are checked at start-up
-(trading_signals/checks.py).
+(trading_signals/checks.py); the limits below refuse to start when out of range.
 """
 
 from datetime import timedelta
+
+from django.core.exceptions import ImproperlyConfigured
 
 from trading_signals.settings.base import APP_NAME, APP_VERSION
 from trading_signals.settings.environment import env
@@ -12,22 +15,43 @@ from trading_signals.settings.security import ALLOWED_ORIGINS, SECRET_KEY
 
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 
+# Proxies in front of the server that append to X-Forwarded-For. 0 (the default): the client
+# is the connection's address and X-Forwarded-For is ignored; N: the N-th address from the
+# right of X-Forwarded-For. Every throttle (the API's and the admin login's) uses it.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+# Login and register attempts per client address (one count for the API and /admin/login/)...
 AUTH_THROTTLE_RATE = env.str("AUTH_THROTTLE_RATE", default="20/min")
+# ...and login attempts per account (the normalised email), whatever address they come from.
+AUTH_ACCOUNT_THROTTLE_RATE = env.str("AUTH_ACCOUNT_THROTTLE_RATE", default="10/hour")
+# The largest request body outside /admin/, in bytes; larger ones get a 413 unread.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured("NUM_PROXIES must be 0 or more.")
+if API_MAX_BODY_BYTES < 1:
+    raise ImproperlyConfigured("API_MAX_BODY_BYTES must be a positive number of bytes.")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's checks, plus revocation and the session's lifetime (accounts.services).
+        "accounts.authentication.BearerAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "trading_signals.api.errors.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": AUTH_THROTTLE_RATE},
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
 }
 
 ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", default=30)
 REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", default=7)
+# A session (a login and the refreshes that follow it) ends this many days after the login:
+# refreshing cannot extend it.
+SESSION_MAX_DAYS = env.int("SESSION_MAX_DAYS", default=30)
+
+if SESSION_MAX_DAYS < 1:
+    raise ImproperlyConfigured("SESSION_MAX_DAYS must be 1 or more.")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_EXPIRE_MINUTES),

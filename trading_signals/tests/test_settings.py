@@ -46,6 +46,17 @@ def test_a_boolean_that_is_neither_true_nor_false_stops_the_start_up():
     assert "DEBUG must be true or false" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("NUM_PROXIES", "-1"), ("API_MAX_BODY_BYTES", "0"), ("SESSION_MAX_DAYS", "0")],
+)
+def test_limits_out_of_range_stop_the_start_up(name, value):
+    result = run_django(["check"], **{name: value})
+
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
 def test_deploy_check_is_clean_under_production_settings():
     result = run_django(
         ["check", "--deploy", "--fail-level", "WARNING"],

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.services import user_tokens_revoke
 from marketdata.tests.live.helpers import access_token, close_code, open_ws, recv_json, send_json
 
 
@@ -66,3 +67,18 @@ def test_open_connection_is_closed_with_4401_when_its_token_expires(live_url, tr
             "message": "The access token has expired.",
         }
         assert close_code(ws) == (4401, "The access token has expired.")
+
+
+def test_a_token_revoked_by_logging_out_everywhere_no_longer_opens_the_stream(live_url, trader):
+    token = access_token(trader)
+    with open_ws(live_url, token) as ws:
+        send_json(ws, {"action": "ping"})
+        assert recv_json(ws) == {"type": "pong"}
+
+    user_tokens_revoke(user=trader)
+
+    with open_ws(live_url, token) as ws:
+        assert recv_json(ws)["code"] == "unauthorized"
+        code, reason = close_code(ws)
+    assert code == 4401
+    assert "revoked" in reason

@@ -3,9 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import User
+from conftest import PASSWORD
 from marketdata.models import MarketData
 from signals import services
 from signals.models import Signal, Status
@@ -163,3 +166,20 @@ def test_bulk_close_uses_each_options_latest_stored_price(admin_client, make_sig
     assert (priced.status, priced.outcome, priced.exit_price) == ("COMPLETED", "MANUAL", 131.5)
     assert unpriced.status == Status.ACTIVE
     assert any("no stored price for NIFTY25DEC24500CE" in m for m in messages_of(response))
+
+
+def test_bulk_actions_need_the_change_permission(make_signal):
+    """A staff user who may only view signals sees no bulk action and cannot post one."""
+    viewer = User.objects.create_user("viewer@example.com", PASSWORD, name="V", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_signal"))
+    client = Client()
+    client.force_login(viewer)
+    signal = make_signal()
+
+    page = client.get(CHANGELIST)
+    response = bulk(client, "cancel_selected", [signal])
+
+    assert page.status_code == 200 and "cancel_selected" not in page.content.decode()
+    assert response.status_code == 200
+    signal.refresh_from_db()
+    assert signal.status == Status.ACTIVE

@@ -3,8 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from accounts.models import User
+from accounts.services import auth_login
+from conftest import PASSWORD
 from signals.models import Signal, Status
 from signals.tests.helpers import OPTION, sell_data, signal_data
 
@@ -57,6 +62,65 @@ def test_users_who_are_not_staff_get_403_on_every_write(
     assert Signal.objects.count() == 1
 
 
+# Staff need Django's model permissions, as in the admin (issue 13, section 6).
+
+
+def client_of(email: str, *, staff: bool = True, superuser: bool = False, perms=()):
+    user = User.objects.create_user(
+        email, PASSWORD, name="Staff", is_staff=staff, is_superuser=superuser
+    )
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="signals", codename__in=perms)
+    )
+    client = APIClient()
+    access = auth_login(email=email, password=PASSWORD).access_token
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+@pytest.mark.parametrize(("method", "url", "body"), WRITES)
+def test_staff_without_the_signals_permissions_get_403_on_every_write(
+    active_signal, method, url, body
+):
+    client = client_of("intern@example.com", perms=["view_signal"])
+
+    response = getattr(client, method)(url(active_signal), body, format="json")
+
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "Only staff with the permission to publish or change signals can do this.",
+        "errors": {},
+    }
+    active_signal.refresh_from_db()
+    assert active_signal.status == Status.ACTIVE and active_signal.notes == ""
+    assert Signal.objects.count() == 1
+    assert client.get(url(active_signal) if method == "patch" else BASE).status_code == 200
+
+
+def test_publishing_needs_add_signal_and_changing_needs_change_signal(active_signal):
+    publisher = client_of("publisher@example.com", perms=["add_signal"])
+    editor = client_of("editor@example.com", perms=["change_signal"])
+
+    assert publisher.post(BASE, signal_data(), format="json").status_code == 201
+    assert publisher.post(detail(active_signal, "/cancel")).status_code == 403
+    assert editor.post(BASE, signal_data(), format="json").status_code == 403
+    assert editor.patch(detail(active_signal), {"notes": "x"}, format="json").status_code == 200
+    assert editor.post(detail(active_signal, "/cancel")).status_code == 200
+
+
+def test_superusers_hold_every_permission(active_signal):
+    root = client_of("root@example.com", superuser=True)
+
+    assert root.post(BASE, signal_data(), format="json").status_code == 201
+    assert root.post(detail(active_signal, "/cancel")).status_code == 200
+
+
+def test_the_permissions_without_staff_status_are_not_enough(active_signal):
+    outsider = client_of("outsider@example.com", staff=False, perms=["add_signal"])
+
+    assert outsider.post(BASE, signal_data(), format="json").status_code == 403
+
+
 def test_put_and_delete_are_not_offered(staff_client, active_signal):
     assert staff_client.put(detail(active_signal), signal_data(), format="json").status_code == 405
     assert staff_client.delete(detail(active_signal)).status_code == 405
@@ -97,6 +161,17 @@ def test_each_rule_violation_is_a_400_naming_the_field(staff_client, overrides, 
     assert response.status_code == 400
     assert field in response.json()["errors"]
     assert Signal.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "length"),
+    [("symbol", 65), ("underlying", 17), ("option_type", 3), ("signal_type", 5), ("notes", 2001)],
+)
+def test_every_string_field_has_a_maximum_length(staff_client, field, length):
+    response = staff_client.post(BASE, signal_data(**{field: "N" * length}), format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
 
 
 def test_missing_required_fields_are_named(staff_client):
