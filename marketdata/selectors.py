@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Count, Max, Min, QuerySet
 
-from marketdata import storage
+from marketdata import tick_queries
 from marketdata.market_calendar import IST, ist_day, ist_day_bounds
 from marketdata.models import DailyCandle, Instrument, MarketData
 
@@ -31,11 +31,11 @@ def latest_ticks(*, symbols: Sequence[str] | None = None) -> list[MarketData]:
     """The newest stored tick of each symbol (the streamed ones by default), by symbol;
     symbols without a stored tick are left out.
 
-    One query for any number of symbols (`storage.ticks_latest`): per symbol, a backwards step
+    One query for any number of symbols (`tick_queries.ticks_latest`): per symbol, a backwards step
     on the unique (symbol, received_at) index, as quick for a quiet option as for a busy index.
     """
     wanted = sorted(set(symbols)) if symbols is not None else _subscribed_symbols()
-    return sorted(storage.ticks_latest(symbols=wanted), key=attrgetter("symbol"))
+    return sorted(tick_queries.ticks_latest(symbols=wanted), key=attrgetter("symbol"))
 
 
 def symbol_is_known(*, symbol: str) -> bool:
@@ -89,7 +89,7 @@ def symbol_ticks(
     symbol (for a busy symbol with no recent tick, e.g. SENSEX while BSE is shut and NSE
     trades, that was every newer tick of every other symbol).
     """
-    newest = storage.ticks_latest(symbols=[symbol])
+    newest = tick_queries.ticks_latest(symbols=[symbol])
     if not newest:
         return MarketData.objects.none()
     return ticks_filter(symbols=[symbol], start=start, end=end).filter(
@@ -207,7 +207,7 @@ class Candle:
 
 def tick_candles(*, symbol: str, interval: str, start: datetime, end: datetime) -> list[Candle]:
     """OHLC candles of `symbol` in [start, end), aggregated by the database from the ticks."""
-    rows = storage.candle_rows(symbol=symbol, step=INTERVALS[interval], start=start, end=end)
+    rows = tick_queries.candle_rows(symbol=symbol, step=INTERVALS[interval], start=start, end=end)
     return [Candle(datetime.fromtimestamp(bucket, tz=IST), *values) for bucket, *values in rows]
 
 

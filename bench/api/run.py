@@ -218,7 +218,7 @@ def _sql_plan(sql: str, params: list) -> str:
 def _plans(day: date, mixed: list[str]) -> None:
     from django.db import connection
 
-    from marketdata import selectors, storage
+    from marketdata import selectors, tick_queries
     from marketdata.models import MarketData
 
     def page(symbol: str) -> str:
@@ -228,15 +228,15 @@ def _plans(day: date, mixed: list[str]) -> None:
     def old(symbol: str) -> str:
         return _plan(MarketData.objects.filter(symbol=symbol).order_by("-received_at")[:1].explain)
 
-    print("  plan, latest (one query):     ", _sql_plan(*storage._latest_query(mixed)))
+    print("  plan, latest (one query):     ", _sql_plan(*tick_queries._latest_query(mixed)))
     print("  plan, old latest, quiet option:", old(QUIET_OPTION))
     print(f"  plan, old latest, {STALE_INDEX}:     ", old(STALE_INDEX))
     print("  plan, symbol first page:      ", page("NIFTY"))
     print("  plan, quiet option first page:", page(QUIET_OPTION))
     print(f"  plan, {STALE_INDEX} first page:      ", page(STALE_INDEX))
     start = datetime.combine(day, datetime.min.time(), tzinfo=IST)
-    sql = storage._CANDLES_SQL.format(
-        epoch=storage._EPOCH_SQL[connection.vendor], offset=storage.IST_OFFSET_SECONDS
+    sql = tick_queries._CANDLES_SQL.format(
+        epoch=tick_queries._EPOCH_SQL[connection.vendor], offset=tick_queries.IST_OFFSET_SECONDS
     )
     adapt = connection.ops.adapt_datetimefield_value
     params = [60, 60, "NIFTY", adapt(start), adapt(start + timedelta(days=1))]

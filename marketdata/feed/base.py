@@ -10,7 +10,7 @@ A source may also expose `state: str`, one of `SOURCE_STATES`; the heartbeat rep
 Sources without it are reported as "streaming" once their first batch arrives.
 
 A source built from the demand (`run_feed` without `--symbols`) follows it by itself: it runs
-a `DemandFollower` as a task inside `ticks()`, which reads the demand (marketdata/demand.py)
+a `DemandFollower` as a task inside `ticks()`, which reads the demand (marketdata/demand/)
 when it changes and every `POLL_SECONDS`, and hands each new set to the source's own
 `subscriptions_update`. The pipeline needs to know nothing of it.
 """

@@ -1,4 +1,4 @@
-"""The demand (`marketdata/demand.py`): what the feed streams, from subscribed instruments,
+"""The demand (`marketdata/demand/`): what the feed streams, from subscribed instruments,
 demand providers, `/ws` holds (counted per process and across processes, kept for the grace)
 and touches; its modes, its capacity and its `/health` line. Each test runs with Redis (the
 leases of several processes) and without (everything in this process)."""
@@ -258,7 +258,7 @@ def test_changes_wake_this_process_at_once(master, where, provided):
         demand.demand_touch(symbols=[PUT])
         demand.demand_changed()
     finally:
-        demand._wakers.clear()
+        demand.process._wakers.clear()
 
     assert len(woken) == 4
 

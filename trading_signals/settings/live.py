@@ -1,5 +1,5 @@
 """Live push on /ws: the channel layer, the per-connection limits (docs/live-push.md) and the
-demand that decides what the feed streams (marketdata/demand.py).
+demand that decides what the feed streams (marketdata/demand/).
 
 The WS_* limits and the LIVE_DEMAND_* settings must be positive; that is checked at start-up
 (trading_signals/checks.py).

@@ -1,6 +1,6 @@
 """The Angel One SmartAPI source: live ticks from the SmartAPI WebSocket 2.0 stream.
 
-Login and token refresh go through smartapi-python (`smartapi.py`); the WebSocket client and
+Login and token refresh go through smartapi-python (session.py, keeper.py); the WebSocket client and
 the frame parser are our own: TLS is verified (smartapi-python's client turns it off), a bad
 frame is counted and skipped (theirs raises and reconnects), and nothing logs secrets.
 
@@ -8,13 +8,10 @@ frame is counted and skipped (theirs raises and reconnects), and nothing logs se
   does). No frame and no pong for `silence_timeout` seconds (30) means a dead connection.
 - Any drop or silence: reconnect after an exponential backoff with full jitter (a random wait
   up to min(cap, base * 2^attempt), 1 s and 60 s by default), then resubscribe everything.
-- 401 at the handshake: the session or feed token was refused, so log in again. The session
-  is refreshed `refresh_margin` seconds (10 minutes) before the JWT's own `exp`. Logins and
-  refreshes are spaced at least 1 s apart (SmartAPI's rate limit for both).
-- SmartAPI allows 1,000 tokens per connection and 3 connections per client code: more than
-  1,000 instruments are spread evenly over up to 3 connections, subscribed in batches.
-- The set changes at runtime (`subscriptions_update`; with `follow_demand`, as the demand
-  changes, see feed/base.py and marketdata/demand.py): each open connection sends the
+- 401 at the handshake: the session or feed token was refused, so log in again (keeper.py).
+- Up to 3 connections x 1,000 tokens (subscriptions.py). The set changes at runtime
+  (`subscriptions_update`; with `follow_demand`, as the demand changes, see feed/base.py and
+  marketdata/demand/): each open connection sends the
   unsubscribe (action 0) and subscribe (action 1) messages for its share at once, a token
   whose mode changes is unsubscribed in its old mode and subscribed in the new one, and new
   tokens go to the connection with the fewest, opening another (up to 3) when all carry
@@ -24,142 +21,52 @@ frame is counted and skipped (theirs raises and reconnects), and nothing logs se
 import asyncio
 import json
 import logging
-import math
-import random
 import ssl
-import time
 from asyncio import FIRST_COMPLETED
 from collections import defaultdict
 from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from marketdata.demand import Demand
 from marketdata.feed.angelone.frames import MODES, FrameParser, Subscribable
+from marketdata.feed.angelone.keeper import (
+    BACKOFF_BASE_SECONDS,
+    BACKOFF_CAP_SECONDS,
+    RETRYABLE,
+    Backoff,
+    SessionKeeper,
+    retry_reason,
+)
 from marketdata.feed.angelone.session import (
-    AngelOneUnavailable,
     Credentials,
     LoginSession,
     SmartApiClient,
 )
+from marketdata.feed.angelone.subscriptions import (
+    MAX_CONNECTIONS,
+    SUBSCRIBE_BATCH,
+    TOKENS_PER_CONNECTION,
+    Slot,
+    key_of,
+    spread,
+    subscription_request,
+)
 from marketdata.feed.base import DemandFollower
-from marketdata.feed.errors import AngelOneSessionError, FeedConfigurationError
+from marketdata.feed.errors import FeedConfigurationError
 from marketdata.ticks import Tick
 
 logger = logging.getLogger(__name__)
 
 PING_INTERVAL_SECONDS = 10.0
 SILENCE_TIMEOUT_SECONDS = 30.0
-BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_CAP_SECONDS = 60.0
 REFRESH_MARGIN_SECONDS = 600.0
-AUTH_INTERVAL_SECONDS = 1.0
 OPEN_TIMEOUT_SECONDS = 10.0
-TOKENS_PER_CONNECTION = 1000
-MAX_CONNECTIONS = 3
-SUBSCRIBE_BATCH = 250
 QUEUE_LIMIT = 20_000
 MAX_BATCH = 1000
-_RETRYABLE = (
-    AngelOneUnavailable,
-    AngelOneSessionError,
-    ConnectionClosed,
-    InvalidHandshake,
-    OSError,
-    TimeoutError,
-)
-
-
-class Backoff:
-    """Exponential backoff with full jitter: wait a random time in [0, min(cap, base * 2^n)]."""
-
-    def __init__(self, *, base: float, cap: float) -> None:
-        self.base, self.cap, self.attempt = base, cap, 0
-
-    def next(self) -> float:
-        ceiling = min(self.cap, self.base * 2**self.attempt)
-        self.attempt = min(self.attempt + 1, 32)
-        return random.uniform(0, ceiling)
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
-class SessionKeeper:
-    """The one Angel One session all connections share: log in, refresh, re-login."""
-
-    def __init__(self, client: SmartApiClient, *, refresh_margin: float, stats: dict[str, int]):
-        self._client = client
-        self._refresh_margin = refresh_margin
-        self._stats = stats
-        self._session: LoginSession | None = None
-        self._lock = asyncio.Lock()
-        self._last_call = -math.inf
-
-    async def session(self) -> LoginSession:
-        async with self._lock:
-            if self._session is None:
-                self._session = await self._rate_limited(self._client.login)
-                self._stats["logins"] += 1
-            return self._session
-
-    def reject(self, session: LoginSession | None) -> None:
-        """The service refused `session`: the next caller logs in again."""
-        if session is not None and self._session is session:
-            self._session = None
-
-    async def keep_fresh(self) -> None:
-        """Refresh the session `refresh_margin` seconds before its JWT expires, forever."""
-        backoff = Backoff(base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
-        while True:
-            try:
-                session = await self.session()
-            except (AngelOneUnavailable, AngelOneSessionError):
-                await asyncio.sleep(backoff.next())
-                continue
-            if session.expires_at is None:
-                return
-            left = (session.expires_at - datetime.now(tz=UTC)).total_seconds()
-            await asyncio.sleep(max(left - self._refresh_margin, AUTH_INTERVAL_SECONDS))
-            await self._refresh(session)
-
-    async def _refresh(self, session: LoginSession) -> None:
-        async with self._lock:
-            if self._session is not session:
-                return  # already replaced by a re-login
-            try:
-                self._session = await self._rate_limited(self._client.refresh, session)
-                self._stats["refreshes"] += 1
-            except (AngelOneUnavailable, AngelOneSessionError) as exc:
-                logger.warning("Angel One session refresh failed (%s); logging in again", exc)
-                self._session = None
-
-    async def _rate_limited(self, call: Any, *args: Any) -> LoginSession:
-        wait = self._last_call + AUTH_INTERVAL_SECONDS - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        try:
-            return await asyncio.to_thread(call, *args)
-        finally:
-            self._last_call = time.monotonic()
-
-
-@dataclass(eq=False)
-class _Slot:
-    """One SmartAPI connection's share of the tokens: what it should carry, and an event set
-    whenever that changes (its open connection then sends the difference)."""
-
-    index: int
-    # (exchange type, token) -> mode
-    wanted: dict[tuple[int, str], int] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    state: str = "connecting"
-    task: asyncio.Task[None] | None = None
 
 
 class AngelOneSource:
@@ -200,7 +107,7 @@ class AngelOneSource:
         self._mode = MODES[mode]
         modes = modes or {}
         self._slots = [
-            _Slot(index, {_key(item): MODES[modes.get(item.symbol, mode)] for item in group})
+            Slot(index, {key_of(item): MODES[modes.get(item.symbol, mode)] for item in group})
             for index, group in enumerate(groups)
         ]
         self._ws_url = ws_url or settings.ANGEL_ONE_WS_URL
@@ -249,7 +156,7 @@ class AngelOneSource:
         fewest (a new one, up to MAX_CONNECTIONS, when all carry TOKENS_PER_CONNECTION)."""
         desired: dict[tuple[int, str], tuple[Subscribable, int]] = {}
         for item, mode in wanted:
-            key = _key(item)
+            key = key_of(item)
             rank = max(MODES[mode], desired[key][1] if key in desired else 0)
             desired[key] = (item, rank)
         limit = TOKENS_PER_CONNECTION * MAX_CONNECTIONS
@@ -297,17 +204,17 @@ class AngelOneSource:
     def demand_apply(self, demand: Demand) -> None:
         self.subscriptions_update([(item.instrument, item.mode) for item in demand.instruments])
 
-    def _slot_with_room(self) -> _Slot | None:
+    def _slot_with_room(self) -> Slot | None:
         open_slots = [slot for slot in self._slots if len(slot.wanted) < TOKENS_PER_CONNECTION]
         if open_slots:
             return min(open_slots, key=lambda slot: len(slot.wanted))
         if len(self._slots) >= MAX_CONNECTIONS:
             return None
-        slot = _Slot(len(self._slots))
+        slot = Slot(len(self._slots))
         self._slots.append(slot)
         return slot
 
-    def _slot_start(self, slot: _Slot) -> None:
+    def _slot_start(self, slot: Slot) -> None:
         slot.task = asyncio.create_task(
             self._guard(self._connection(slot)), name=f"angelone-{slot.index}"
         )
@@ -354,7 +261,7 @@ class AngelOneSource:
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             await self._queue.put(exc)
 
-    async def _connection(self, slot: _Slot) -> None:
+    async def _connection(self, slot: Slot) -> None:
         backoff = Backoff(base=self._backoff[0], cap=self._backoff[1])
         index = slot.index
         while True:
@@ -370,13 +277,13 @@ class AngelOneSource:
                     self.stats["session_rejected"] += 1
                     self._keeper.reject(session)
                 logger.warning("Angel One stream %d: handshake refused (HTTP %d)", index, status)
-            except _RETRYABLE as exc:
-                logger.warning("Angel One stream %d lost: %s", index, _reason(exc))
+            except RETRYABLE as exc:
+                logger.warning("Angel One stream %d lost: %s", index, retry_reason(exc))
             self.stats["reconnects"] += 1
             slot.state = "reconnecting"
             await asyncio.sleep(backoff.next())
 
-    async def _stream(self, slot: _Slot, session: LoginSession, backoff: Backoff) -> None:
+    async def _stream(self, slot: Slot, session: LoginSession, backoff: Backoff) -> None:
         async with connect(
             self._ws_url,
             additional_headers=self._headers(session),
@@ -411,7 +318,7 @@ class AngelOneSource:
         }
 
     async def _follow(
-        self, socket: ClientConnection, slot: _Slot, on_wire: dict[tuple[int, str], int]
+        self, socket: ClientConnection, slot: Slot, on_wire: dict[tuple[int, str], int]
     ) -> None:
         while True:
             await slot.changed.wait()
@@ -419,7 +326,7 @@ class AngelOneSource:
             await self._sync(socket, slot, on_wire)
 
     async def _sync(
-        self, socket: ClientConnection, slot: _Slot, on_wire: dict[tuple[int, str], int]
+        self, socket: ClientConnection, slot: Slot, on_wire: dict[tuple[int, str], int]
     ) -> None:
         """Send what turns `on_wire` into the slot's wanted set: unsubscribe (action 0, in
         the mode subscribed) what is gone or changes mode, then subscribe (action 1) the rest."""
@@ -433,29 +340,22 @@ class AngelOneSource:
             for mode, keys in by_mode.items():
                 for start in range(0, len(keys), SUBSCRIBE_BATCH):
                     batch = keys[start : start + SUBSCRIBE_BATCH]
-                    await socket.send(json.dumps(self._request(slot.index, action, mode, batch)))
+                    await socket.send(
+                        json.dumps(
+                            subscription_request(
+                                slot.index, self._next_request(), action, mode, batch
+                            )
+                        )
+                    )
                     for key in batch:
                         if action:
                             on_wire[key] = mode
                         else:
                             on_wire.pop(key, None)
 
-    def _request(
-        self, index: int, action: int, mode: int, keys: list[tuple[int, str]]
-    ) -> dict[str, Any]:
-        """SmartAPI's subscribe (1) / unsubscribe (0) request, tokens by exchange type."""
-        tokens: dict[int, list[str]] = defaultdict(list)
-        for exchange_type, token in keys:
-            tokens[exchange_type].append(token)
+    def _next_request(self) -> int:
         self._requests += 1
-        return {
-            "correlationID": f"c{index}r{self._requests % 10**7:07d}",  # 10 characters
-            "action": action,
-            "params": {
-                "mode": mode,
-                "tokenList": [{"exchangeType": ex, "tokens": ts} for ex, ts in tokens.items()],
-            },
-        }
+        return self._requests
 
     async def _ping(self, socket: ClientConnection) -> None:
         try:
@@ -492,25 +392,3 @@ class AngelOneSource:
             )
         except (ValueError, AttributeError):
             logger.warning("Angel One sent an unexpected text message (%d chars)", len(message))
-
-
-def spread(instruments: Sequence[Subscribable]) -> list[list[Subscribable]]:
-    """Instruments split evenly over as few connections as SmartAPI's limits allow."""
-    if not instruments:
-        raise FeedConfigurationError("--symbols", "no instruments to subscribe")
-    limit = TOKENS_PER_CONNECTION * MAX_CONNECTIONS
-    if len(instruments) > limit:
-        raise FeedConfigurationError(
-            "--symbols", f"{len(instruments)} instruments; Angel One streams at most {limit}"
-        )
-    connections = math.ceil(len(instruments) / TOKENS_PER_CONNECTION)
-    size = math.ceil(len(instruments) / connections)
-    return [list(instruments[start : start + size]) for start in range(0, len(instruments), size)]
-
-
-def _key(item: Subscribable) -> tuple[int, str]:
-    return (int(item.exchange_type), str(item.token))
-
-
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -13,7 +13,7 @@ import mongomock
 import pytest
 from mongomock.collection import Collection
 
-from marketdata import storage
+from marketdata import storage, tick_queries
 from marketdata.models import MarketData
 from marketdata.tests.conftest import at_ist, make_tick, make_ticks, store
 from marketdata.ticks import Tick
@@ -39,7 +39,7 @@ def collection(monkeypatch: pytest.MonkeyPatch) -> Iterator[Collection]:
     client = mongomock.MongoClient(tz_aware=True)
     market_data = client["trading_signals"]["market_data"]
     _unique_index(market_data)
-    monkeypatch.setattr(storage, "_mongodb_collection", lambda: market_data)
+    monkeypatch.setattr(storage, "mongodb_collection", lambda: market_data)
     yield market_data
     client.close()
 
@@ -120,8 +120,8 @@ def test_candle_pipeline_gives_what_sqlite_gives(collection, interval):
     start, end = at_ist(DAY, "00:00:00"), at_ist(DAY, "23:59:59")
     step = INTERVALS[interval]
 
-    on_sqlite = storage.candle_rows(symbol="NIFTY", step=step, start=start, end=end)
-    on_mongodb = storage._candle_rows_mongodb("NIFTY", step, start, end)
+    on_sqlite = tick_queries.candle_rows(symbol="NIFTY", step=step, start=start, end=end)
+    on_mongodb = tick_queries._candle_rows_mongodb("NIFTY", step, start, end)
 
     assert on_mongodb == [tuple(row) for row in on_sqlite]
     assert on_mongodb  # the fixture fills buckets on every interval
@@ -132,15 +132,15 @@ def test_latest_aggregation_gives_what_sqlite_gives(collection, monkeypatch):
     collection.insert_many(_stored_documents())
     # The documents as the aggregation returns them (model instances are built from them by
     # the backend's converters, which need its connection).
-    monkeypatch.setattr(storage, "_mongodb_instances", lambda documents: documents)
+    monkeypatch.setattr(tick_queries, "_mongodb_instances", lambda documents: documents)
 
     on_sqlite = {
         t.symbol: t.received_at
-        for t in storage.ticks_latest(symbols=["NIFTY", "BANKNIFTY", "SENSEX"])
+        for t in tick_queries.ticks_latest(symbols=["NIFTY", "BANKNIFTY", "SENSEX"])
     }
     on_mongodb = {
         d["symbol"]: d["received_at"]
-        for d in storage._latest_mongodb(["NIFTY", "BANKNIFTY", "SENSEX"])
+        for d in tick_queries._latest_mongodb(["NIFTY", "BANKNIFTY", "SENSEX"])
     }
 
     assert on_mongodb == on_sqlite

@@ -58,7 +58,7 @@ def _migrate() -> dict[str, Any]:
 
 
 def _ticks() -> dict[str, Any]:
-    from marketdata import storage
+    from marketdata import storage, tick_queries
     from marketdata.ticks import Tick
 
     def tick(second: int) -> Tick:
@@ -72,7 +72,7 @@ def _ticks() -> dict[str, Any]:
     stored = storage.ticks_insert_new(ticks=first, instruments=instruments)  # type: ignore[arg-type]
     again = [tick(s) for s in (3, 4, 5, 6)]
     new = storage.ticks_insert_new(ticks=again, instruments=instruments)  # type: ignore[arg-type]
-    latest = storage.ticks_latest(symbols=["NIFTY"])
+    latest = tick_queries.ticks_latest(symbols=["NIFTY"])
     return {
         "stored": len(stored),
         "new_of_second_batch": [t.received_at.isoformat() for t in new],
