@@ -123,9 +123,8 @@ class LiveGate:
         return {key: self._sessions[key] for key in keys}
 
     def _previous_lookup(self, first_seen: dict[str, datetime]) -> Mapping[str, Tick | MarketData]:
-        previous: dict[str, Tick | MarketData] = {
-            symbol: tick for symbol, tick in self._last_pushed.items() if symbol in first_seen
-        }
+        pushed = self._last_pushed
+        previous: dict[str, Tick | MarketData] = {s: pushed[s] for s in first_seen if s in pushed}
         unseen = {s: moment for s, moment in first_seen.items() if s not in previous}
         if unseen:
             try:

@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -137,6 +138,9 @@ class FeedPipeline:
         self.gate = LiveGate(enforce_market_hours=config.enforce_market_hours)
         # One thread each, so batches keep their order through the gate and the store.
         self._live_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-live")
+        self._live_pending: list[list[Tick]] = []
+        self._live_scheduled = False
+        self._live_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feed-writer")
         # Heartbeats have their own thread: they go on while the writer waits on the database,
         # and one thread keeps them in order (the final "stopped" beat is the last one).
@@ -177,7 +181,19 @@ class FeedPipeline:
             self.counters.last_received_at = datetime.now(tz=UTC)
             if self.recorder is not None:
                 self.recorder.write(batch)
-            self._live_executor.submit(self._go_live, asyncio.get_running_loop(), batch)
+            # Batches that arrive while the live thread works go through it together, so its
+            # per-batch costs (the gate, two Redis round trips) do not pile up.
+            with self._live_lock:
+                self._live_pending.append(batch)
+                idle, self._live_scheduled = not self._live_scheduled, True
+            if idle:
+                self._live_executor.submit(self._go_live_pending, asyncio.get_running_loop())
+
+    def _go_live_pending(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._live_lock:
+            batches, self._live_pending = self._live_pending, []
+            self._live_scheduled = False
+        self._go_live(loop, [tick for batch in batches for tick in batch])
 
     def _go_live(self, loop: asyncio.AbstractEventLoop, batch: list[Tick]) -> None:
         """Runs in the live thread: gate, publish, then hand the valid ticks to storage."""
