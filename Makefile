@@ -43,12 +43,17 @@ test-postgres: install ## The suite on PostgreSQL ($$POSTGRES_TEST_URL)
 	@echo "== tests on PostgreSQL =="
 	env -u MONGODB_URL DATABASE_URL=$(POSTGRES_TEST_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
-test-mongodb: install ## The suite on MongoDB when MONGODB_URL is set
+test-mongodb: install ## The suite on MongoDB when MONGODB_URL is set (docs/mongodb.md)
 	@if [ -n "$$MONGODB_URL" ]; then \
 		echo "== tests on MongoDB =="; \
 		REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS); \
 	else \
-		echo "MongoDB not tested: MONGODB_URL is not set."; \
+		echo "MongoDB server not tested: MONGODB_URL is not set (the MQL compile and mongomock tests ran in test-sqlite)."; \
+	fi
+	@if docker compose version >/dev/null 2>&1; then \
+		docker compose -f deploy/compose.yaml config --quiet && echo "deploy/compose.yaml: valid"; \
+	else \
+		echo "deploy/compose.yaml not checked: the docker compose plugin is not installed."; \
 	fi
 
 lint: install ## ruff, mypy, the import contracts and cycles, and both migration sets up to date
@@ -68,11 +73,11 @@ migrations: install ## Regenerate both migration sets (SQL and MongoDB) so they 
 	env -u MONGODB_URL $(PY) manage.py makemigrations
 	MONGODB_URL=mongodb://127.0.0.1:27017 $(PY) manage.py makemigrations_mongo
 
-BENCHES := parser ingest api feed ws
+BENCHES := parser ingest api feed ws latency
 
 bench: install ## Run every benchmark in bench/ (needs PostgreSQL and Redis as for make test)
 	@for name in $(BENCHES); do $(MAKE) --no-print-directory bench-$$name || exit 1; done
 
-bench-%: install ## Run one benchmark: bench-parser, bench-ingest, bench-api, bench-feed, bench-ws
+bench-%: install ## Run one benchmark: bench-parser, bench-ingest, bench-api, bench-feed, bench-ws, bench-latency
 	@echo "== bench/$* =="
 	REDIS_URL=$(TEST_REDIS_URL) BENCH_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(PY) bench/$*/run.py

@@ -3,6 +3,7 @@ SQL backend behind the same command line."""
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,13 +45,43 @@ def postgres_url() -> str:
     )
 
 
+def machine_note() -> str:
+    """The cores and the load on them when a benchmark starts: figures on a shared machine
+    move with what else runs."""
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} cores, load average {load:.1f} (1 min) at the start"
+
+
+def child_run(command: list[str], env: dict[str, str]) -> None:
+    """Run a benchmark's child process to its end; exit if it fails. If this process is
+    stopped (SIGINT, SIGTERM), stop the child with SIGTERM and wait, so that it stops what it
+    started itself (servers, feeds) before it exits."""
+    child = subprocess.Popen(command, env=env)
+    try:
+        status = child.wait()
+    except BaseException:
+        child.terminate()
+        try:
+            child.wait(60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    if status != 0:
+        sys.exit(f"{' '.join(command[1:4])} failed with status {status}")
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM raises SystemExit, so `finally` blocks clean up as they do on Ctrl-C."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
 def run_per_backend(script: str, *, sqlite_url: str, args: list[str], env: dict[str, str]) -> None:
     """Run `script --backend B *args` for SQLite then PostgreSQL, each in a fresh process
     (settings pick the database when Django starts)."""
     for backend, url in [("sqlite", sqlite_url), ("postgresql", postgres_url())]:
         child_env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "ERROR", **env}
-        command = [sys.executable, script, "--backend", backend, *args]
-        subprocess.run(command, env=child_env, check=True)
+        child_run([sys.executable, script, "--backend", backend, *args], child_env)
 
 
 @contextmanager
@@ -94,11 +125,13 @@ def per_backend_main(
     for flag, keywords in options:
         parser.add_argument(flag, **keywords)
     args = parser.parse_args()
+    stop_on_sigterm()
     if args.backend:
         measure(args.backend, args)
         return
     if banner:
         print(banner)
+    print(machine_note())
     passed_on = []
     for flag, _keywords in options:
         passed_on += [flag, str(getattr(args, flag.lstrip("-").replace("-", "_")))]

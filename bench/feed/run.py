@@ -7,12 +7,20 @@ BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/trading_signals),
 own process, it prints ticks/s for each stage alone and for the whole pipeline:
 - parse: Angel One QUOTE frames -> normalized ticks (`FrameParser.parse`);
 - ingest: `tick_ingest` in batches of FEED_FLUSH_TICKS (validation, grading, storage);
+- store: the storage path alone, as the feed's writer runs it: `storage.ticks_insert_new` on
+  batches the live gate admitted (FEED_FLUSH_TICKS each, sorted by time);
+- raw: the probe the store is compared with, batch by batch in turn with it (the same table,
+  the same load on the machine): each batch's rows as the store wrote them, read back as the
+  driver returns them (so prepared beforehand) and moved an hour later (the same ticks, new
+  to the unique index), inserted by one `executemany` in one transaction. Printed: the store's
+  rate over the probe's (target >= 0.5);
 - publish: `ticks_publish` to the channel layer on Redis (BENCH_REDIS_URL, else REDIS_URL,
   else redis://127.0.0.1:6379/0);
 - pipeline: `FeedPipeline` with the default FEED_* settings, from frames to published ticks,
   fed as fast as it drains (the source waits while more than a flush's worth is buffered,
   so the figure is the sustained rate with nothing dropped).
-Target: the pipeline at >= 20,000 ticks/s on both backends.
+Targets: the pipeline at >= 20,000 ticks/s and the store at >= 0.5x the raw probe, on both
+backends.
 """
 
 import argparse
@@ -21,6 +29,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -28,6 +37,8 @@ from bench.common import bench_database, index_tokens, per_backend_main, setup_d
 
 SESSION_OPEN_MS = 1_736_135_100_000  # 2025-01-06 09:15 IST, a trading Monday
 TARGET = 20_000
+STORE_RATIO_TARGET = 0.5
+RAW_OFFSET = timedelta(hours=1)  # the raw probe's copy of a batch: the same ticks an hour later
 
 
 def _frames(count: int, first: int) -> list[bytes]:
@@ -83,26 +94,119 @@ class _FrameSource:
         await asyncio.Event().wait()
 
 
-def _pipeline_run(frames: list[bytes], parser) -> tuple[float, object]:
+def _pipeline_run(frames: list[bytes], parser) -> tuple[float, float, object]:
+    """(seconds, CPU seconds of this process, counters) until every tick is stored."""
     from marketdata.feed.pipeline import FeedPipeline, PipelineSettings
 
     pipeline = FeedPipeline(source=None, config=PipelineSettings.from_settings())  # type: ignore[arg-type]
     pipeline.source = _FrameSource(frames, parser, lambda: len(pipeline.buffer))
 
-    async def main() -> float:
+    async def main() -> tuple[float, float]:
         stop = asyncio.Event()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         run = asyncio.create_task(pipeline.run(stop=stop))
         while pipeline.counters.stored + pipeline.counters.duplicates < len(frames):
             if run.done():
                 break
             await asyncio.sleep(0.005)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         stop.set()
         await run
-        return elapsed
+        return elapsed, cpu
 
-    return asyncio.run(main()), pipeline.counters
+    elapsed, cpu = asyncio.run(main())
+    return elapsed, cpu, pipeline.counters
+
+
+def _gated_batches(ticks: list, size: int) -> list[tuple[list, dict]]:
+    """What the feed's writer passes to `storage.ticks_insert_new`: batches of `size` ticks the
+    live gate admitted, each sorted by time, with the instruments of the batch's tokens."""
+    from marketdata.feed.gate import LiveGate
+
+    gate = LiveGate()
+    batches = []
+    for start in range(0, len(ticks), size):
+        admitted = gate.admit(ticks[start : start + size]).store
+        admitted.sort(key=lambda tick: tick.received_at)
+        tokens = {tick.token for tick in admitted}
+        batches.append((admitted, {token: gate.instruments[token] for token in tokens}))
+    return batches
+
+
+def _raw_sql(vendor: str) -> tuple[str, str]:
+    """The probe's SELECT of stored rows (values as the driver returns and takes them) and its
+    plain INSERT, in `storage.COLUMNS` order."""
+    from django.db.models import JSONField
+
+    from marketdata.models import MarketData
+    from marketdata.storage import COLUMNS
+
+    json_columns = {f.column for f in MarketData._meta.concrete_fields if isinstance(f, JSONField)}
+    selected, values = [], []
+    for column in COLUMNS:
+        if vendor == "sqlite":
+            # SQLite keeps datetimes as text: read the text, not Django's datetime converter.
+            selected.append(f"CAST({column} AS TEXT)" if column == "received_at" else column)
+            values.append("?")
+        else:
+            selected.append(f"{column}::text" if column in json_columns else column)
+            values.append("%s::jsonb" if column in json_columns else "%s")
+    select = (
+        f"SELECT {', '.join(selected)} FROM market_data "  # noqa: S608 - constant names
+        "WHERE received_at >= %s AND received_at <= %s ORDER BY received_at, symbol"
+    )
+    insert = f"INSERT INTO market_data ({', '.join(COLUMNS)}) VALUES ({', '.join(values)})"  # noqa: S608
+    return select, insert
+
+
+def _store_and_raw(ticks: list, size: int) -> tuple[int, float, float]:
+    """The storage path and the raw probe, batch by batch in turn, so that both meet the same
+    table and the same load on the machine: (ticks, seconds of the store, seconds of the raw).
+
+    Each batch is stored by `storage.ticks_insert_new`, its rows read back as the driver
+    returns them, moved RAW_OFFSET later (a copy of the same ticks, new to the unique index),
+    then inserted by one `executemany` in one transaction. Only the two inserts are timed.
+    """
+    from django.db import connection, transaction
+
+    from marketdata import storage
+    from marketdata.storage import COLUMNS
+
+    batches = _gated_batches(ticks, size)
+    select, insert = _raw_sql(connection.vendor)
+    at = COLUMNS.index("received_at")
+    sqlite = connection.vendor == "sqlite"
+
+    def bound(moment: datetime) -> object:  # SQLite compares the stored text
+        return str(moment.astimezone(UTC).replace(tzinfo=None)) if sqlite else moment
+
+    def later(value: object) -> object:
+        if sqlite:
+            return str(datetime.fromisoformat(str(value)) + RAW_OFFSET)
+        return value + RAW_OFFSET  # type: ignore[operator]
+
+    count, store_seconds, raw_seconds = 0, 0.0, 0.0
+    for batch, instruments in batches:
+        started = time.perf_counter()
+        stored = storage.ticks_insert_new(ticks=batch, instruments=instruments)
+        store_seconds += time.perf_counter() - started
+        assert len(stored) == len(batch), f"only {len(stored)} of {len(batch)} stored"
+        with connection.cursor() as cursor:
+            cursor.execute(select, [bound(batch[0].received_at), bound(batch[-1].received_at)])
+            rows = [(*row[:at], later(row[at]), *row[at + 1 :]) for row in cursor.fetchall()]
+        assert len(rows) == len(batch), f"read back {len(rows)} of {len(batch)}"
+        started = time.perf_counter()
+        with transaction.atomic():
+            if sqlite:
+                connection.connection.executemany(insert, rows)
+            else:
+                import psycopg
+
+                with psycopg.Cursor(connection.connection) as cursor:
+                    cursor.executemany(insert, rows)
+        raw_seconds += time.perf_counter() - started
+        count += len(batch)
+    return count, store_seconds, raw_seconds
 
 
 def measure(backend: str, args: argparse.Namespace) -> None:
@@ -126,9 +230,24 @@ def measure(backend: str, args: argparse.Namespace) -> None:
         stored = []
         _rate("ingest", count, _timed(lambda: [stored.extend(tick_ingest(ticks=b).stored) for b in batches]))  # fmt: skip
         assert len(stored) == count, f"only {len(stored)} of {count} stored"
+        stored_count, store_seconds, raw_seconds = _store_and_raw(
+            list(map(parser.parse, _frames(count, first=2 * count))), batch
+        )
+        _rate("store", stored_count, store_seconds)
+        _rate("raw", stored_count, raw_seconds)
+        ratio = raw_seconds / store_seconds
+        verdict = "meets" if ratio >= STORE_RATIO_TARGET else "MISSES"
+        print(
+            f"  store / raw = {ratio:.2f}: {verdict} the >= {STORE_RATIO_TARGET:g} target "
+            "(storage.ticks_insert_new vs executemany of prepared rows)"
+        )
         _rate("publish", count, _timed(lambda: [ticks_publish(ticks=b) for b in batches]))
-        elapsed, counters = _pipeline_run(_frames(count, first=count), parser)
+        elapsed, cpu, counters = _pipeline_run(_frames(count, first=count), parser)
         _rate("pipeline", counters.stored, elapsed)
+        print(
+            f"  pipeline CPU time (all threads) {cpu / counters.stored * 1e6:.0f} us per tick, "
+            f"{cpu / elapsed:.0%} of one core"
+        )
         verdict = "meets" if counters.stored / elapsed >= TARGET else "MISSES"
         print(
             f"  pipeline {verdict} the {TARGET:,} ticks/s target; dropped {counters.dropped}, "

@@ -11,6 +11,14 @@ It runs in two background threads (an HTTP server and an asyncio WebSocket serve
 it with `drop_connections()`, `expire_sessions()`, `send_garbage()`, `mute()` and read what
 it saw (`logins`, `refreshes`, `handshakes`, `subscribe_messages`, `max_connections`,
 `candle_requests`).
+
+By default each connection sends a frame for every subscribed token at once, every
+`tick_interval` seconds, stamped from one clock shared by all streams. `paced=True` (used by
+bench/latency) spreads each connection's frames evenly over the interval, as a real feed
+flows, and stamps each token from its own clock: the wall clock's millisecond, later than the
+token's previous frame, so thousands of tokens a second stay at the wall clock. `on_send`,
+when given, is called as each frame is about to be written, with (token, exchange time in ms,
+`time.time_ns()`).
 """
 
 import asyncio
@@ -23,7 +31,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
@@ -49,6 +57,7 @@ PROFILE_PATH = "/rest/secure/angelbroking/user/v1/getProfile"
 REFRESH_PATH = "/rest/auth/angelbroking/jwt/v1/generateTokens"
 CANDLE_PATH = "/rest/secure/angelbroking/historical/v1/getCandleData"
 MAX_TOKENS_PER_CONNECTION = 1000
+PACED_SLICE_SECONDS = 0.002  # a paced connection sends the frames due every 2 ms
 
 # Plausible index levels in paise, so generated frames look like the real feed.
 LEVELS = {
@@ -185,10 +194,14 @@ class AngelOnePeer:
         credentials: PeerCredentials | None = None,
         tick_interval: float = 0.02,
         tls: ssl.SSLContext | None = None,
+        paced: bool = False,
+        on_send: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.credentials = credentials or PeerCredentials()
         self.tls = tls
         self.tick_interval = tick_interval
+        self.paced = paced
+        self.on_send = on_send
         self.session_seconds = 3600.0
         self.signing_key = secrets.token_hex(16)
         self.logins = 0
@@ -204,6 +217,7 @@ class AngelOnePeer:
         self._connections: set[_Connection] = set()
         self._sequence = 0
         self._last_ms = 0
+        self._token_ms: dict[str, int] = {}  # paced: each token's last exchange time
         self._muted = False
         self._lock = threading.Lock()
         self._rng = random.Random(7)
@@ -463,26 +477,62 @@ class AngelOnePeer:
             )
 
     async def _stream(self, connection: _Connection) -> None:
+        if self.paced:
+            await self._stream_paced(connection)
+            return
         while True:
             await asyncio.sleep(self.tick_interval)
             if self._muted:
                 continue
             for token, (mode, exchange_type) in list(connection.subscriptions.items()):
-                await connection.socket.send(self._next_frame(token, mode, exchange_type))
+                await self._send_frame(connection, token, mode, exchange_type)
 
-    def _next_frame(self, token: str, mode: int, exchange_type: int) -> bytes:
-        # One clock and sequence for all streams: a reconnect never repeats a timestamp.
-        self._sequence += 1
-        self.frames_sent[token] += 1
-        self._last_ms = max(int(time.time() * 1000), self._last_ms + 1)
-        return random_frame(
+    async def _stream_paced(self, connection: _Connection) -> None:
+        """Every token once per `tick_interval`, the frames spread evenly over it."""
+        loop = asyncio.get_running_loop()
+        cycle_start = loop.time()
+        while True:
+            interval = self.tick_interval
+            items = list(connection.subscriptions.items())
+            slices = max(1, min(len(items), round(interval / PACED_SLICE_SECONDS)))
+            for index in range(slices):
+                await asyncio.sleep(cycle_start + (index + 1) * interval / slices - loop.time())
+                if self._muted:
+                    continue
+                share = items[index * len(items) // slices : (index + 1) * len(items) // slices]
+                for token, (mode, exchange_type) in share:
+                    if token in connection.subscriptions:  # not unsubscribed meanwhile
+                        await self._send_frame(connection, token, mode, exchange_type)
+            # Behind by more than a cycle (a stalled loop): start afresh rather than burst.
+            cycle_start = max(cycle_start + interval, loop.time() - interval)
+
+    async def _send_frame(
+        self, connection: _Connection, token: str, mode: int, exchange_type: int
+    ) -> None:
+        at_ms = self._stamp(token)
+        frame = random_frame(
             self._rng,
             mode=mode,
             token=token,
             exchange_type=exchange_type,
             sequence=self._sequence,
-            at_ms=self._last_ms,
+            at_ms=at_ms,
         )
+        if self.on_send is not None:
+            self.on_send(token, at_ms, time.time_ns())
+        await connection.socket.send(frame)
+
+    def _stamp(self, token: str) -> int:
+        """The next frame's exchange time (ms). One sequence for all streams; one clock for
+        all streams by default (a reconnect never repeats a timestamp), one per token paced."""
+        self._sequence += 1
+        self.frames_sent[token] += 1
+        now_ms = int(time.time() * 1000)
+        if self.paced:
+            at_ms = self._token_ms[token] = max(now_ms, self._token_ms.get(token, 0) + 1)
+            return at_ms
+        self._last_ms = max(now_ms, self._last_ms + 1)
+        return self._last_ms
 
 
 def _success(data: Any) -> dict[str, Any]:
