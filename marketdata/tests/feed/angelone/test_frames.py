@@ -3,7 +3,8 @@ does, normalized ticks, and malformed frames."""
 
 import random
 import struct
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from marketdata.feed.angelone.frames import (
 )
 from marketdata.feed.angelone.session import _smart_connect_class
 from marketdata.tests.feed.angelone.angelone_peer import garbage_frames, random_frame
+from marketdata.ticks import EXCHANGE_MS_MAX, Tick
 
 INSTRUMENTS = [
     FeedInstrument("NIFTY", "99926000", 1),
@@ -215,3 +217,116 @@ def test_token_is_read_up_to_its_terminating_nul(parser):
     frame = pack_frame(LTP, (LTP, 1, b"99926009\0junk", 1, 1_736_137_800_000, 100))
 
     assert parser.parse(frame).symbol == "BANKNIFTY"
+
+
+# --- the ticks themselves: every value as before, the exchange time kept as milliseconds ---
+
+
+def keyword_tick(theirs: dict[str, Any], symbol: str) -> Tick:
+    """The tick for smartapi-python's fields, built with keywords as any other source does."""
+    fields = expected_tick_fields(theirs)
+    mode = theirs["subscription_mode"]
+    extra = {}
+    if mode in (QUOTE, SNAP_QUOTE):
+        extra = {name: fields[name] for name in ("open", "high", "low", "close", "volume")}
+        raw = ["last_traded_quantity", "average_price", "total_buy_quantity"]
+        raw += ["total_sell_quantity"]
+        if mode == SNAP_QUOTE:
+            raw += ["last_traded_at", "open_interest", "open_interest_change", "upper_circuit"]
+            raw += ["lower_circuit", "week52_high", "week52_low"]
+            extra["depth"] = {"buy": fields["buy"], "sell": fields["sell"]}
+        extra["raw_data"] = {name: fields[name] for name in raw}
+    return Tick(
+        token=fields["token"],
+        symbol=symbol,
+        ltpc=fields["ltpc"],
+        received_at=fields["received_at"],
+        exchange={1: "NSE", 3: "BSE"}[fields["exchange_type"]],
+        exchange_type=fields["exchange_type"],
+        sequence=fields["sequence"],
+        **extra,
+    )
+
+
+@pytest.mark.parametrize("mode", [LTP, QUOTE, SNAP_QUOTE], ids=["ltp", "quote", "snap_quote"])
+def test_parsed_ticks_equal_ticks_built_with_keywords(mode, parser, smartapi_parse):
+    symbols = {item.token: item.symbol for item in INSTRUMENTS}
+
+    for frame in generated_frames(mode, 100):
+        theirs = smartapi_parse(frame)
+        # Every field compared, the defaults (ch, chp, data_quality, is_realtime...) too.
+        assert parser.parse(frame) == keyword_tick(theirs, symbols[theirs["token"]])
+
+
+@pytest.mark.parametrize(
+    "ms", [0, 1, 1_736_137_800_123, 1_736_137_800_999, EXCHANGE_MS_MAX], ids=str
+)
+def test_exchange_time_is_the_frames_timestamp_to_the_millisecond_in_utc(parser, ms):
+    tick = parser.parse(pack_frame(LTP, (LTP, 1, b"99926000", 1, ms, 100)))
+
+    assert tick.exchange_ms == ms
+    assert tick.received_at == EPOCH + timedelta(milliseconds=ms)
+    assert tick.received_at.tzinfo is UTC
+    assert tick.received_at is tick.received_at  # made once
+
+
+@pytest.mark.parametrize("ms", [-1, -(2**63), EXCHANGE_MS_MAX + 1], ids=str)
+def test_exchange_times_before_1970_or_after_9999_are_malformed(parser, ms):
+    assert parser.parse(pack_frame(LTP, (LTP, 1, b"99926000", 1, ms, 100))) is None
+    assert parser.stats["malformed"] == 1
+
+
+def test_assigning_received_at_replaces_the_exchange_time(parser):
+    tick = parser.parse(pack_frame(LTP, (LTP, 1, b"99926000", 1, 1_736_137_800_123, 100)))
+    ist = timezone(timedelta(hours=5, minutes=30))
+    moment = datetime(2025, 1, 6, 10, 0, 0, 456_789, tzinfo=ist)
+
+    tick.received_at = moment
+
+    assert tick.received_at is moment
+    assert tick.exchange_ms == 1_736_137_800_456
+
+
+def test_parsed_ticks_work_with_the_dataclass_helpers(parser):
+    tick = parser.parse(pack_frame(LTP, (LTP, 1, b"99926000", 7, 1_736_137_800_123, 100)))
+
+    record = asdict(tick)
+    copy = replace(tick, ltpc=2.0)
+
+    assert record["received_at"] == datetime(2025, 1, 6, 4, 30, 0, 123_000, tzinfo=UTC)
+    assert (record["sequence"], record["raw_data"]) == (7, {})
+    assert (copy.ltpc, copy.received_at, copy.sequence) == (2.0, tick.received_at, 7)
+
+
+def test_ltp_ticks_share_one_read_only_empty_raw_data(parser):
+    first, second = (
+        parser.parse(pack_frame(LTP, (LTP, 1, b"99926000", n, 1_736_137_800_000, 100)))
+        for n in (1, 2)
+    )
+
+    assert first.raw_data == {} and first.raw_data is second.raw_data
+    with pytest.raises(TypeError, match="assign a new dict"):
+        first.raw_data["note"] = "x"
+    first.raw_data = {"note": "x"}  # what every source does
+    assert (first.raw_data, second.raw_data) == ({"note": "x"}, {})
+
+
+@pytest.mark.parametrize(("mode", "size_of"), [(QUOTE, LTP), (LTP, QUOTE), (SNAP_QUOTE, QUOTE)])
+def test_a_frame_whose_mode_does_not_match_its_size_is_malformed(parser, mode, size_of):
+    frame = (
+        bytes((mode,))
+        + random_frame(
+            random.Random(1), mode=size_of, token="99926000", exchange_type=1, sequence=1, at_ms=1
+        )[1:]
+    )
+
+    assert parser.parse(frame) is None
+    assert parser.stats == {"frames": 1, "malformed": 1, "unknown_token": 0}
+
+
+def test_a_subscribed_token_under_another_exchange_type_keeps_the_frames_exchange(parser):
+    frame = pack_frame(LTP, (LTP, 3, b"99926000", 1, 1_736_137_800_000, 100))
+
+    tick = parser.parse(frame)
+
+    assert (tick.symbol, tick.exchange, tick.exchange_type) == ("NIFTY", "BSE", 3)
