@@ -10,9 +10,10 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,20 +30,12 @@ from accounts.serializers import (
 )
 from accounts.throttles import AuthClientThrottle, LoginAccountThrottle, login_attempt_wait
 from trading_signals.api.inputs import validated
-from trading_signals.api.serializers import ErrorSerializer
+from trading_signals.api.openapi import BAD_INPUT, SIGNED_IN, UNAUTHORIZED, error_response
 
-BAD_INPUT = OpenApiResponse(
-    ErrorSerializer, description="Invalid input; `errors` names each field."
-)
-UNAUTHORIZED = OpenApiResponse(
-    ErrorSerializer, description="Missing, invalid or expired credentials."
-)
 F = TypeVar("F", bound=Callable[..., Any])
 
-THROTTLED = OpenApiResponse(
-    ErrorSerializer,
-    description="Too many attempts from this address (or, to log in, for this account); "
-    "see Retry-After.",
+THROTTLED = error_response(
+    "Too many attempts from this address (or, to log in, for this account); see Retry-After."
 )
 
 
@@ -65,6 +58,9 @@ def _pair_response(pair: services.TokenPair) -> Response:
 class PublicAuthView(APIView):
     authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [AllowAny]
+    # JSON bodies only, as documented: another type is a 415 in the error shape. (A malformed
+    # multipart body never reached Django: Twisted answered it with a bare 400 under daphne.)
+    parser_classes: list[type[BaseParser]] = [JSONParser]
 
     def get_authenticate_header(self, request: Request) -> str:
         # Without an authenticator DRF would turn a 401 into a 403; these views answer 401.
@@ -112,7 +108,7 @@ class LogoutView(PublicAuthView):
 
 
 class MeView(APIView):
-    @extend_schema(tags=["auth"], responses={200: UserOutputSerializer, 401: UNAUTHORIZED})
+    @extend_schema(tags=["auth"], responses={200: UserOutputSerializer, **SIGNED_IN})
     def get(self, request: Request) -> Response:
         return Response(UserOutputSerializer(request.user).data)
 

@@ -11,7 +11,7 @@ from marketdata import selectors
 from marketdata.live.render import tick_render
 from marketdata.market_calendar import IST
 from marketdata.models import DataQuality
-from trading_signals.api.serializers import FromToSerializer
+from trading_signals.api.serializers import FiniteFloatField, FromToSerializer
 
 
 class TickSerializer(serializers.Serializer):
@@ -109,12 +109,18 @@ class StatisticsSerializer(serializers.Serializer):
 # --- query parameters: each error names its parameter ---
 
 
+# Python's datetimes stop at years 1 and 9999: a moment near either cannot be moved to UTC, nor
+# a chart's window counted back from it. Market data lies well inside these years.
+YEARS = range(1900, 3000)
+
+
 @extend_schema_field({"type": "string", "example": "2025-01-06T09:15:00+05:30"})
 class ISTDateTimeField(serializers.Field):
     """An ISO 8601 date or datetime; without an offset it is read as IST (the market clock)."""
 
     default_error_messages = {
-        "invalid": "Use an ISO 8601 date or datetime, e.g. 2025-01-06 or 2025-01-06T09:15:00+05:30."
+        "invalid": "Use an ISO 8601 date or datetime, e.g. 2025-01-06 or 2025-01-06T09:15:00+05:30.",
+        "out_of_range": f"Use a year from {YEARS.start} to {YEARS.stop - 1}.",
     }
 
     def to_internal_value(self, data: object) -> datetime:
@@ -128,6 +134,8 @@ class ISTDateTimeField(serializers.Field):
             moment = None
         if moment is None:
             self.fail("invalid")
+        if moment.year not in YEARS:
+            self.fail("out_of_range")
         return moment if moment.utcoffset() is not None else moment.replace(tzinfo=IST)
 
 
@@ -137,6 +145,11 @@ class CommaListField(serializers.CharField):
     def to_internal_value(self, data: Any) -> list[str]:  # type: ignore[override]
         items = [item.strip().upper() for item in super().to_internal_value(data).split(",")]
         return sorted({item for item in items if item})
+
+    def run_validators(self, value: list[str]) -> None:
+        # A CharField's validators (no NUL characters, say) hold for each symbol.
+        for item in value:
+            super().run_validators(item)
 
 
 class RangeQuerySerializer(FromToSerializer):
@@ -150,6 +163,12 @@ class RangeQuerySerializer(FromToSerializer):
         if start is not None and end is not None and start >= end:
             raise serializers.ValidationError({"to": ["Must be after from."]})
         return attrs
+
+
+class SymbolPathSerializer(serializers.Serializer):
+    """The symbol in a URL's path: text a database can compare (no NUL characters)."""
+
+    symbol = serializers.CharField(trim_whitespace=False)
 
 
 class LatestQuerySerializer(serializers.Serializer):
@@ -175,12 +194,13 @@ def _known_symbols(symbols: list[str]) -> list[str]:
 
 
 class FilterQuerySerializer(RangeQuerySerializer):
-    ORDERINGS = ["-received_at", "received_at", "-ltpc", "ltpc"]
+    # Only orderings an index serves: ordering a million ticks by price read every one of them.
+    ORDERINGS = ["-received_at", "received_at"]
 
     symbols = CommaListField(required=False, help_text="Comma-separated, e.g. NIFTY,SENSEX.")
     exchange = serializers.CharField(required=False)
-    min_price = serializers.FloatField(required=False, min_value=0)
-    max_price = serializers.FloatField(required=False, min_value=0)
+    min_price = FiniteFloatField(required=False, min_value=0)
+    max_price = FiniteFloatField(required=False, min_value=0)
     data_quality = serializers.ChoiceField(choices=DataQuality.values, required=False)
     is_realtime = serializers.BooleanField(required=False, default=None, allow_null=True)
     source = serializers.CharField(required=False)  # type: ignore[assignment]  # see TickSerializer

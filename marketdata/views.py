@@ -1,21 +1,22 @@
 """The market data API: latest ticks, a symbol's ticks, filters, charts, statistics, instruments."""
 
+from typing import Any
+
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from marketdata import instruments, selectors
+from marketdata.market_calendar import ist_day
 from marketdata.models import Instrument, MarketData
+from marketdata.ops import daily
 from marketdata.serializers import (
     ChartQuerySerializer,
     ChartSerializer,
@@ -25,16 +26,26 @@ from marketdata.serializers import (
     LatestQuerySerializer,
     RangeQuerySerializer,
     StatisticsSerializer,
+    SymbolPathSerializer,
     SymbolSerializer,
     TickSerializer,
 )
 from trading_signals.api.inputs import validated
+from trading_signals.api.openapi import BAD_INPUT, SIGNED_IN, THROTTLED, error_response
 from trading_signals.api.pagination import BoundedPageSizeMixin
-from trading_signals.api.serializers import ErrorSerializer
+from trading_signals.api.throttling import UserRateThrottle
 
-BAD_PARAMETER = OpenApiResponse(ErrorSerializer, description="`errors` names each bad parameter.")
-UNKNOWN_SYMBOL = OpenApiResponse(ErrorSerializer, description="No such symbol.")
+UNKNOWN_SYMBOL = error_response("No such symbol.")
+# What every market-data read may answer besides its own errors (MarketReadThrottle).
+READ_ERRORS = {**SIGNED_IN, 429: THROTTLED}
 SYMBOL = OpenApiParameter("symbol", str, OpenApiParameter.PATH, description="e.g. NIFTY")
+
+
+class MarketReadThrottle(UserRateThrottle):
+    """Every market-data read counts against one limit per user (MARKET_READ_THROTTLE_RATE)."""
+
+    scope = "market-reads"
+    rate_setting = "MARKET_READ_THROTTLE_RATE"
 
 
 class CursorPage(BoundedPageSizeMixin, CursorPagination):
@@ -52,10 +63,12 @@ class CursorPage(BoundedPageSizeMixin, CursorPagination):
 
 
 class MarketDataViewSet(viewsets.ViewSet):
+    throttle_classes = [MarketReadThrottle]
+
     @extend_schema(
         tags=["market-data"],
         parameters=[LatestQuerySerializer],
-        responses={200: TickSerializer(many=True), 400: BAD_PARAMETER},
+        responses={200: TickSerializer(many=True), 400: BAD_INPUT, **READ_ERRORS},
         description="The latest tick of each streamed symbol, or of `symbols` (at most "
         f"{selectors.LATEST_MAX_SYMBOLS}; more is a 400 naming `symbols`).",
     )
@@ -66,18 +79,18 @@ class MarketDataViewSet(viewsets.ViewSet):
 
     @extend_schema(
         tags=["market-data"],
-        responses={200: StatisticsSerializer},
+        responses={200: StatisticsSerializer, **READ_ERRORS},
         description="Per symbol: tick count, first/last tick, last price, the day's high/low "
         "and ticks by quality; totals and ticks stored today (IST).",
     )
-    def statistics(self, request: Request) -> Response:
-        report = selectors.market_statistics(now=timezone.now())
-        return Response(StatisticsSerializer(report).data)
+    def statistics(self, request: Request) -> HttpResponse:
+        body = selectors.market_statistics_cached(now=timezone.now(), render=_statistics_json)
+        return HttpResponse(body, content_type="application/json")
 
     @extend_schema(
         tags=["market-data"],
         parameters=[SYMBOL, ChartQuerySerializer],
-        responses={200: ChartSerializer, 400: BAD_PARAMETER, 404: UNKNOWN_SYMBOL},
+        responses={200: ChartSerializer, 400: BAD_INPUT, 404: UNKNOWN_SYMBOL, **READ_ERRORS},
         description="OHLC candles in IST-aligned buckets, computed by the database. Without "
         f"`from`, the last {selectors.DEFAULT_CANDLES} intervals; at most "
         f"{selectors.MAX_CANDLES} candles a request.",
@@ -85,16 +98,24 @@ class MarketDataViewSet(viewsets.ViewSet):
     def chart(self, request: Request, symbol: str) -> Response:
         symbol = _known_symbol(symbol)
         params = validated(ChartQuerySerializer, request.query_params)
-        candles = selectors.candles_for(symbol=symbol, **params)
+        candles = daily.chart_candles(symbol=symbol, today=ist_day(timezone.now()), **params)
         return Response(ChartSerializer({"symbol": symbol, "candles": candles, **params}).data)
 
-    @extend_schema(tags=["market-data"], responses={200: SymbolSerializer(many=True)})
+    @extend_schema(
+        tags=["market-data"], responses={200: SymbolSerializer(many=True), **READ_ERRORS}
+    )
     def symbols(self, request: Request) -> Response:
         return Response(SymbolSerializer(selectors.symbols_overview(), many=True).data)
 
 
+def _statistics_json(report: dict[str, Any]) -> bytes:
+    """The JSON body itself is what a reused report keeps: nothing left to build per request."""
+    body: bytes = JSONRenderer().render(StatisticsSerializer(report).data)
+    return body
+
+
 def _known_symbol(symbol: str) -> str:
-    symbol = symbol.upper()
+    symbol = validated(SymbolPathSerializer, {"symbol": symbol})["symbol"].upper()
     if not selectors.symbol_is_known(symbol=symbol):
         raise NotFound(f"Unknown symbol {symbol}.")
     return symbol
@@ -104,11 +125,17 @@ def _known_symbol(symbol: str) -> str:
     list=extend_schema(
         tags=["market-data"],
         parameters=[SYMBOL, RangeQuerySerializer],
-        responses={200: TickSerializer(many=True), 400: BAD_PARAMETER, 404: UNKNOWN_SYMBOL},
+        responses={
+            200: TickSerializer(many=True),
+            400: BAD_INPUT,
+            404: UNKNOWN_SYMBOL,
+            **READ_ERRORS,
+        },
         description="The symbol's ticks, newest first, in cursor pages.",
     )
 )
 class SymbolTicksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[MarketData]):
+    throttle_classes = [MarketReadThrottle]
     serializer_class = TickSerializer
     pagination_class = CursorPage
 
@@ -122,11 +149,12 @@ class SymbolTicksViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[MarketDa
     list=extend_schema(
         tags=["market-data"],
         parameters=[FilterQuerySerializer],
-        responses={200: TickSerializer(many=True), 400: BAD_PARAMETER},
+        responses={200: TickSerializer(many=True), 400: BAD_INPUT, **READ_ERRORS},
         description="Ticks matching every given filter, in cursor pages.",
     )
 )
 class TickFilterViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[MarketData]):
+    throttle_classes = [MarketReadThrottle]
     serializer_class = TickSerializer
     pagination_class = CursorPage
 
@@ -141,12 +169,13 @@ class TickFilterViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[MarketDat
     list=extend_schema(
         tags=["market-data"],
         parameters=[InstrumentQuerySerializer],
-        responses={200: InstrumentSerializer(many=True), 400: BAD_PARAMETER},
+        responses={200: InstrumentSerializer(many=True), 400: BAD_INPUT, **READ_ERRORS},
         description="Search Angel One's instrument master (load it with "
         "`manage.py sync_instruments`): `search` matches a symbol prefix or part of the name.",
     )
 )
 class InstrumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Instrument]):
+    throttle_classes = [MarketReadThrottle]
     serializer_class = InstrumentSerializer
     pagination_class = CursorPage
 

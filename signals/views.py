@@ -1,9 +1,10 @@
 """The signals API: list, detail, create, edit, cancel, close and performance."""
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,19 +23,30 @@ from signals.serializers import (
     SignalUpdateInputSerializer,
 )
 from trading_signals.api.inputs import validated
-from trading_signals.api.serializers import ErrorSerializer
+from trading_signals.api.openapi import BAD_INPUT, SIGNED_IN, error_response
 
-BAD_INPUT = OpenApiResponse(
-    ErrorSerializer, description="A rule was broken; `errors` names each field."
+FORBIDDEN = error_response(
+    "Only staff with the signals permission (add_signal, change_signal) can write."
 )
-FORBIDDEN = OpenApiResponse(
-    ErrorSerializer,
-    description="Only staff with the signals permission (add_signal, change_signal) can write.",
-)
-WRITE_ERRORS = {400: BAD_INPUT, 403: FORBIDDEN}
+NO_SIGNAL = error_response("No such signal.")
+WRITE_ERRORS = {400: BAD_INPUT, 403: FORBIDDEN, **SIGNED_IN}
+# Writes to one signal: those, or no signal by that id.
+EDIT_ERRORS = {**WRITE_ERRORS, 404: NO_SIGNAL}
 
 
 @extend_schema(tags=["signals"])
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[SignalFilterSerializer],
+        responses={
+            200: SignalOutputSerializer(many=True),
+            400: BAD_INPUT,
+            404: error_response("`page` is past the last page."),
+            **SIGNED_IN,
+        },
+    ),
+    retrieve=extend_schema(responses={200: SignalOutputSerializer, 404: NO_SIGNAL, **SIGNED_IN}),
+)
 class SignalViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Signal]
 ):
@@ -42,6 +54,7 @@ class SignalViewSet(
     (`signals.add_signal`, `signals.change_signal`) publish, edit and close them."""
 
     permission_classes = [IsStaffOrReadOnly]
+    parser_classes = [JSONParser]  # JSON bodies only, as for the auth endpoints (accounts.views)
     pagination_class = SignalPagination
     serializer_class = SignalOutputSerializer
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -55,10 +68,6 @@ class SignalViewSet(
     def _respond(self, signal: Signal, code: int = status.HTTP_200_OK) -> Response:
         return Response(SignalOutputSerializer(signal).data, status=code)
 
-    @extend_schema(parameters=[SignalFilterSerializer])
-    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
-        return super().list(request, *args, **kwargs)
-
     @extend_schema(
         request=SignalInputSerializer, responses={201: SignalOutputSerializer, **WRITE_ERRORS}
     )
@@ -69,20 +78,20 @@ class SignalViewSet(
         return self._respond(signal, status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=SignalUpdateInputSerializer, responses={200: SignalOutputSerializer, **WRITE_ERRORS}
+        request=SignalUpdateInputSerializer, responses={200: SignalOutputSerializer, **EDIT_ERRORS}
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         data = validated(SignalUpdateInputSerializer, request.data, partial=True)
         signal = services.signal_update(signal=self.get_object(), data=data)
         return self._respond(signal)
 
-    @extend_schema(request=None, responses={200: SignalOutputSerializer, **WRITE_ERRORS})
+    @extend_schema(request=None, responses={200: SignalOutputSerializer, **EDIT_ERRORS})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         return self._respond(services.signal_cancel(signal=self.get_object()))
 
     @extend_schema(
-        request=SignalCloseInputSerializer, responses={200: SignalOutputSerializer, **WRITE_ERRORS}
+        request=SignalCloseInputSerializer, responses={200: SignalOutputSerializer, **EDIT_ERRORS}
     )
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str) -> Response:
@@ -92,7 +101,7 @@ class SignalViewSet(
 
     @extend_schema(
         parameters=[PerformanceQuerySerializer],
-        responses={200: PerformanceSerializer, 400: BAD_INPUT},
+        responses={200: PerformanceSerializer, 400: BAD_INPUT, **SIGNED_IN},
         description="Signals closed with an exit price in the range, per author and per underlying.",
     )
     @action(detail=False, methods=["get"], pagination_class=None)

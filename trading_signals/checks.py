@@ -5,9 +5,9 @@ marketdata.E001  a market data, feed, live push or supervisor setting is not a p
 marketdata.E002  FEED_BUFFER_MAX_TICKS is below FEED_FLUSH_TICKS (the buffer must hold a batch)
 marketdata.E003  a setting where zero is meaningful is negative (or not a number)
 marketdata.W001  FEED_HEARTBEAT_STALE_SECONDS does not exceed FEED_HEARTBEAT_SECONDS
-trading_signals.E001  ENVIRONMENT is not one of ENVIRONMENTS
+trading_signals.E001  (retired: an unknown ENVIRONMENT stops the settings from loading)
 trading_signals.E002  the JWT ALGORITHM is not HS256, HS384 or HS512
-trading_signals.E003  in production, the JWT signing key is shorter than 32 bytes
+trading_signals.E003  the JWT signing key is shorter than its algorithm's hash (32, 48, 64 bytes)
 trading_signals.E004  MARKETDATA_RETENTION_DAYS is negative (or not a whole number)
 
 Messages name the setting and its bad value, except for secrets, of which only the length shows.
@@ -20,9 +20,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error
 from django.core.checks import Warning as CheckWarning
 
-ENVIRONMENTS = ("development", "test", "staging", "production")
-JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
-MIN_SIGNING_KEY_BYTES = 32
+# The HMAC algorithms, each with the shortest key RFC 7518 allows for it (its hash's size).
+JWT_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 FEED_POSITIVE = (
     "FEED_FLUSH_TICKS",
@@ -137,47 +136,35 @@ def check_market_data_settings(app_configs: Any = None, **kwargs: Any) -> list[C
     return _positive(MARKET_DATA_POSITIVE) + _not_negative(MARKET_DATA_NOT_NEGATIVE)
 
 
-def check_environment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """ENVIRONMENT is a known name (a typo would silently skip the production hardening)."""
-    if settings.ENVIRONMENT in ENVIRONMENTS:
-        return []
-    return [
-        Error(
-            f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, not {settings.ENVIRONMENT!r}.",
-            hint="development: local machines (the default); test: automated test runs; "
-            "staging: a pre-production deployment; production: the live deployment, with "
-            "HTTPS, HSTS and secure cookies, refusing DEBUG=True and the default SECRET_KEY.",
-            id="trading_signals.E001",
-        )
-    ]
-
-
 def check_jwt_algorithm(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """An HMAC algorithm: the signing key is a shared secret."""
+    """An HMAC algorithm: the signing key is a shared secret (another would fail every login)."""
     algorithm = settings.SIMPLE_JWT.get("ALGORITHM", "HS256")
-    if algorithm in JWT_ALGORITHMS:
+    if algorithm in JWT_MIN_KEY_BYTES:
         return []
     return [
         Error(
-            f"ALGORITHM (SIMPLE_JWT['ALGORITHM']) must be one of {', '.join(JWT_ALGORITHMS)}, "
+            f"ALGORITHM (SIMPLE_JWT['ALGORITHM']) must be one of {', '.join(JWT_MIN_KEY_BYTES)}, "
             f"not {algorithm!r}.",
-            hint="Tokens are signed with a shared secret; asymmetric algorithms need keys "
-            "this project does not configure.",
+            hint="Tokens are signed with a shared secret; asymmetric algorithms (RS256, ES256, "
+            "EdDSA) need a private and a public key, which this project does not configure.",
             id="trading_signals.E002",
         )
     ]
 
 
 def check_jwt_signing_key(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """In production, a signing key of 32 bytes or more (its length is shown, never its value)."""
+    """A signing key as long as its algorithm's hash, in every environment: a short HMAC key
+    can be guessed offline from any one token. Its length is shown, never its value."""
+    algorithm = settings.SIMPLE_JWT.get("ALGORITHM", "HS256")
     key = settings.SIMPLE_JWT.get("SIGNING_KEY", settings.SECRET_KEY) or ""
     size = len(key.encode() if isinstance(key, str) else key)
-    if settings.ENVIRONMENT != "production" or size >= MIN_SIGNING_KEY_BYTES:
-        return []
+    needed = JWT_MIN_KEY_BYTES.get(algorithm)
+    if needed is None or size >= needed:
+        return []  # another algorithm is trading_signals.E002
     return [
         Error(
             f"The JWT signing key (JWT_SIGNING_KEY, or SECRET_KEY when unset) is {size} bytes "
-            f"long; ENVIRONMENT=production needs at least {MIN_SIGNING_KEY_BYTES}.",
+            f"long; {algorithm} needs at least {needed}.",
             hint="Use a long random value, e.g. from "
             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`.",
             id="trading_signals.E003",
@@ -205,7 +192,6 @@ CHECKS = (
     check_live_settings,
     check_supervisor_settings,
     check_market_data_settings,
-    check_environment,
     check_jwt_algorithm,
     check_jwt_signing_key,
     check_retention,

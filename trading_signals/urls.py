@@ -9,7 +9,11 @@ from drf_spectacular.views import (
 )
 
 from accounts.views import admin_login
+from trading_signals.api import errors
 from trading_signals.api.views import HealthView, RootView
+
+handler404 = errors.not_found
+handler500 = errors.server_error
 
 urlpatterns = [
     path("", RootView.as_view(), name="root"),

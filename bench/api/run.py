@@ -2,7 +2,11 @@
 2,000 quiet options. Measures `latest` (the streamed indices; 50 symbols mixing indices and
 options, against the old one-query-per-symbol way; 200, the cap), `symbol/{symbol}` (a busy
 index, a quiet option, and a busy index that has not traded lately, against the old query
-not bounded by its newest tick) and a day of 1m candles, and prints the query plans.
+not bounded by its newest tick), a day of 1m candles, and the expensive reads of issue 13:
+`statistics` (reused for MARKET_STATISTICS_CACHE_SECONDS, against computing it for every
+request), a ten-year 1d chart (stored daily candles, against reading every tick) and a
+10,000-candle 15m chart (closed days' candles kept, against reading them all from ticks with
+the new query and with the old two-window-function one); and prints the plans.
 
 Run from the repository root: `.venv/bin/python bench/api/run.py`. Each backend runs in its
 own process against a kept database (SQLite: BENCH_SQLITE_PATH, default
@@ -28,6 +32,7 @@ from datetime import date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from unittest import mock
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -174,14 +179,14 @@ def _fill() -> date:
     return days[-1]
 
 
-def _median_ms(client, path: str, headers: dict, runs: int = RUNS) -> float:
+def _median_ms(client, path: str, headers: dict, runs: int = RUNS, warmup: int = 3) -> float:
     timings = []
-    for _ in range(runs + 3):
+    for _ in range(runs + warmup):
         started = time.perf_counter()
         response = client.get(path, **headers)
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.content[:200]
-    return statistics.median(timings[3:])
+    return statistics.median(timings[warmup:])
 
 
 def _latest_one_query_per_symbol(*, symbols: Sequence[str] | None = None) -> list:
@@ -202,6 +207,57 @@ def _symbol_ticks_unbounded(*, symbol: str, start=None, end=None):
     return selectors.ticks_filter(symbols=[symbol], start=start, end=end)
 
 
+# The candle query before issue 13: two window functions, each sorting every tick of the range.
+_CANDLES_WINDOW_SQL = """
+WITH bucketed AS (
+    SELECT ((({epoch}) + {offset}) / %s) * %s - {offset} AS bucket, received_at, ltpc, volume
+    FROM market_data
+    WHERE symbol = %s AND received_at >= %s AND received_at < %s
+), ranked AS (
+    SELECT bucket, ltpc, volume,
+        FIRST_VALUE(ltpc) OVER (PARTITION BY bucket ORDER BY received_at) AS first_price,
+        FIRST_VALUE(ltpc) OVER (PARTITION BY bucket ORDER BY received_at DESC) AS last_price
+    FROM bucketed
+)
+SELECT bucket, MAX(first_price), MAX(ltpc), MIN(ltpc), MAX(last_price),
+    MAX(volume) - MIN(volume), COUNT(*)
+FROM ranked GROUP BY bucket ORDER BY bucket
+"""
+_WINDOW_EPOCH_SQL = {
+    "sqlite": "CAST(strftime('%%s', received_at) AS INTEGER)",
+    "postgresql": "FLOOR(EXTRACT(EPOCH FROM received_at))::bigint",
+}
+
+
+def _candle_rows_windowed(*, symbol: str, step: int, start: datetime, end: datetime) -> list:
+    """The old `tick_queries.candle_rows`, for comparison."""
+    from django.db import connection
+
+    from marketdata import tick_queries
+
+    sql = _CANDLES_WINDOW_SQL.format(
+        epoch=_WINDOW_EPOCH_SQL[connection.vendor], offset=tick_queries.IST_OFFSET_SECONDS
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [step, step, symbol, adapt(start), adapt(end)])
+        return cursor.fetchall()
+
+
+def _chart_from_ticks(*, symbol: str, interval: str, start, end, today) -> list:
+    """The 1d chart read from every tick in the range (no stored daily candles), for comparison."""
+    from marketdata import selectors
+
+    return selectors.tick_candles(symbol=symbol, interval=interval, start=start, end=end)
+
+
+def _chart_uncached(*, symbol: str, interval: str, start, end, today) -> list:
+    """The chart with no closed day's candles kept: every one read from ticks, for comparison."""
+    from marketdata import selectors
+
+    return selectors.candles_for(symbol=symbol, interval=interval, start=start, end=end)
+
+
 def _plan(explain: Callable[[], str]) -> str:
     return explain().replace("\n", " | ")
 
@@ -216,7 +272,6 @@ def _sql_plan(sql: str, params: list) -> str:
 
 
 def _plans(day: date, mixed: list[str]) -> None:
-    from django.db import connection
 
     from marketdata import selectors, tick_queries
     from marketdata.models import MarketData
@@ -235,12 +290,8 @@ def _plans(day: date, mixed: list[str]) -> None:
     print("  plan, quiet option first page:", page(QUIET_OPTION))
     print(f"  plan, {STALE_INDEX} first page:      ", page(STALE_INDEX))
     start = datetime.combine(day, datetime.min.time(), tzinfo=IST)
-    sql = tick_queries._CANDLES_SQL.format(
-        epoch=tick_queries._EPOCH_SQL[connection.vendor], offset=tick_queries.IST_OFFSET_SECONDS
-    )
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [60, 60, "NIFTY", adapt(start), adapt(start + timedelta(days=1))]
-    print("  plan, chart:                  ", _sql_plan(sql, params))
+    query = tick_queries.candles_query("NIFTY", 60, start, start + timedelta(days=1))
+    print("  plan, chart:                  ", _sql_plan(*query))
 
 
 def measure(backend: str, args: argparse.Namespace) -> None:
@@ -251,11 +302,16 @@ def measure(backend: str, args: argparse.Namespace) -> None:
     from rest_framework_simplejwt.tokens import RefreshToken
 
     from accounts.models import User
-    from marketdata import selectors
+    from marketdata import selectors, tick_queries
+    from marketdata.models import DailyCandle
+    from marketdata.ops import daily
 
     # Django's test set-up serializes every migrated app's rows (for TransactionTestCase):
     # for a million ticks, minutes of work that nothing here uses.
     settings.TEST_NON_SERIALIZED_APPS = ["marketdata"]
+    # The test client's host, and one user's thousands of requests a minute, let through.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.MARKET_READ_THROTTLE_RATE = "1000000/min"
     with bench_database(backend, keep=True):
         day = _fill()
         with connection.cursor() as cursor:
@@ -267,9 +323,9 @@ def measure(backend: str, args: argparse.Namespace) -> None:
         cap = sorted([*index_tokens(), *OPTION_SYMBOLS[: selectors.LATEST_MAX_SYMBOLS - 6]])
         chart = f"{API}/chart/NIFTY?interval=1m&from={day.isoformat()}&to={(day + timedelta(days=1)).isoformat()}"
 
-        def median(path: str, runs: int = RUNS) -> float:
+        def median(path: str, runs: int = RUNS, warmup: int = 3) -> float:
             return _median_ms(
-                client, path if path.startswith("/") else f"{API}/{path}", headers, runs
+                client, path if path.startswith("/") else f"{API}/{path}", headers, runs, warmup
             )
 
         def show(label: str, ms: float, note: str = "(< 20)") -> None:
@@ -292,6 +348,31 @@ def measure(backend: str, args: argparse.Namespace) -> None:
                 "(10 requests)",
             )
         show("chart 1m, one day", median(chart), "(< 100)")
+
+        show("statistics (reused for 5 s)", median("statistics"), "(< 50)")
+        settings.MARKET_STATISTICS_CACHE_SECONDS = 0
+        show("  old: computed for every request", median("statistics", runs=3), "(3 requests)")
+        settings.MARKET_STATISTICS_CACHE_SECONDS = 5
+
+        until = day + timedelta(days=1)
+        decade = f"chart/NIFTY?interval=1d&from={until - timedelta(days=3650)}&to={until}"
+        DailyCandle.objects.filter(symbol="NIFTY").delete()
+        first_ms = median(decade, runs=1, warmup=0)
+        built = DailyCandle.objects.filter(symbol="NIFTY").count()
+        show(f"  its first request, storing {built} days", first_ms, "(once)")
+        show("chart 1d, ten years", median(decade), "(< 100)")
+        with mock.patch.object(daily, "chart_candles", _chart_from_ticks):
+            show("  old: from every tick", median(decade, runs=3), "(3 requests)")
+
+        until_at = datetime.combine(until, datetime.min.time(), tzinfo=IST)
+        span = {"interval": "15m", "to": until_at.isoformat()}
+        span["from"] = (until_at - timedelta(minutes=15 * selectors.MAX_CANDLES)).isoformat()
+        quarter_hours = f"chart/NIFTY?{urlencode(span)}"
+        show("chart 15m, 10,000 candles", median(quarter_hours), "(< 200)")
+        with mock.patch.object(daily, "chart_candles", _chart_uncached):
+            show("  all read from ticks", median(quarter_hours, runs=3), "(3 requests)")
+            with mock.patch.object(tick_queries, "candle_rows", _candle_rows_windowed):
+                show("  old: two window functions", median(quarter_hours, runs=3), "(3 requests)")
         _plans(day, mixed)
 
 

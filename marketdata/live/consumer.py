@@ -255,7 +255,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if (
             not isinstance(symbols, list)
             or not symbols
-            or not all(isinstance(symbol, str) and symbol.strip() for symbol in symbols)
+            # A NUL can be neither stored nor looked up (PostgreSQL refuses it in text).
+            or not all(
+                isinstance(symbol, str) and symbol.strip() and "\x00" not in symbol
+                for symbol in symbols
+            )
         ):
             raise _ClientError("invalid_symbols", "symbols must be a non-empty list of symbols.")
         if len(symbols) > settings.WS_MAX_SYMBOLS:

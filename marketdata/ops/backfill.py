@@ -28,6 +28,7 @@ from marketdata.feed.angelone.session import Credentials, angelone_configured
 from marketdata.feed.errors import FeedError
 from marketdata.market_calendar import IST, calendar_exchange, market_sessions, session_minutes
 from marketdata.models import Instrument
+from marketdata.ops.daily import daily_candles_refresh
 from marketdata.selectors import minutes_without_ticks
 from marketdata.services import tick_ingest
 from marketdata.ticks import Tick
@@ -190,7 +191,9 @@ def ticks_backfill(
             if tick.received_at.replace(second=0) in wanted
         ]
         result.candles += len(ticks) // len(POINTS)
-        result.stored += len(tick_ingest(ticks=ticks, enforce_market_hours=False).stored)
+        stored = tick_ingest(ticks=ticks, enforce_market_hours=False).stored
+        result.stored += len(stored)
+        daily_candles_refresh(ticks=stored)
     logger.info(
         "Backfill %s..%s: %d request(s), %d candle(s), %d tick(s) stored",
         start,

@@ -1,4 +1,5 @@
-"""One handler that makes every endpoint fail the same way, domain errors included.
+"""One handler that makes every endpoint fail the same way, domain errors included; and the
+404 and 500 pages Django itself serves, in the same shape on API paths.
 
 Error bodies look like `{"detail": "...", "errors": {"field": ["reason", ...]}}`.
 """
@@ -7,7 +8,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -47,3 +49,24 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data = {"detail": str(response.data["detail"]), "errors": {}}
     return response
+
+
+API_PREFIX = "/api/"
+
+
+def _json_error(*, detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"detail": detail, "errors": {}}, status=status)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """`handler404`: a URL no route matches. API clients get the error shape, browsers a page."""
+    if request.path.startswith(API_PREFIX):
+        return _json_error(detail=str(exceptions.NotFound.default_detail), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """`handler500`: an uncaught exception, in the error shape on API paths."""
+    if request.path.startswith(API_PREFIX):
+        return _json_error(detail=str(exceptions.APIException.default_detail), status=500)
+    return defaults.server_error(request)

@@ -1,5 +1,6 @@
-"""Shapes every API shares: the error body, and primary keys on any store."""
+"""Shapes every API shares: the error body, primary keys on any store, and finite numbers."""
 
+import math
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -16,6 +17,18 @@ class IdField(serializers.Field[Any, Any, int | str, Any]):
 
     def to_representation(self, value: Any) -> int | str:
         return value if isinstance(value, int) else str(value)
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A number; `nan`, `inf` and `-inf`, which `float()` reads, are refused."""
+
+    default_error_messages = {"not_finite": "Must be a finite number."}
+
+    def to_internal_value(self, data: Any) -> float:
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("not_finite")
+        return value
 
 
 class ErrorSerializer(serializers.Serializer[Any]):

@@ -93,3 +93,12 @@ class ClientRateThrottle(WindowRateThrottle):
 
     def key(self, request: Request, view: APIView) -> str | None:
         return client_address(request)
+
+
+class UserRateThrottle(WindowRateThrottle):
+    """Per signed-in user, whatever address the requests come from; anonymous requests are not
+    counted (the API refuses them before throttling)."""
+
+    def key(self, request: Request, view: APIView) -> str | None:
+        user = request.user
+        return str(user.pk) if user is not None and user.is_authenticated else None

@@ -1,17 +1,19 @@
 """The REST API: Django REST framework, JWT (simplejwt), throttles, body limits, the OpenAPI
 schema and CORS. docs/security.md explains the limits and the token rules.
 
-The JWT algorithm and, in production, the signing key's length are checked at start-up
-(trading_signals/checks.py); the limits below refuse to start when out of range.
+The JWT algorithm and the signing key's length for it are checked at start-up
+(trading_signals/checks.py); the key itself comes from security.py. The limits below refuse to
+start when out of range.
 """
 
+import re
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
 from trading_signals.settings.base import APP_NAME, APP_VERSION
 from trading_signals.settings.environment import env
-from trading_signals.settings.security import ALLOWED_ORIGINS, SECRET_KEY
+from trading_signals.settings.security import ALLOWED_ORIGINS, JWT_SIGNING_KEY
 
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 
@@ -25,11 +27,19 @@ AUTH_THROTTLE_RATE = env.str("AUTH_THROTTLE_RATE", default="20/min")
 AUTH_ACCOUNT_THROTTLE_RATE = env.str("AUTH_ACCOUNT_THROTTLE_RATE", default="10/hour")
 # The largest request body outside /admin/, in bytes; larger ones get a 413 unread.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+# Market-data reads per signed-in user, every market-data endpoint together.
+MARKET_READ_THROTTLE_RATE = env.str("MARKET_READ_THROTTLE_RATE", default="600/min")
+# How long a computed statistics report is served again (it reads every stored tick).
+MARKET_STATISTICS_CACHE_SECONDS = env.int("MARKET_STATISTICS_CACHE_SECONDS", default=5)
 
 if NUM_PROXIES < 0:
     raise ImproperlyConfigured("NUM_PROXIES must be 0 or more.")
 if API_MAX_BODY_BYTES < 1:
     raise ImproperlyConfigured("API_MAX_BODY_BYTES must be a positive number of bytes.")
+if not re.fullmatch(r"[1-9][0-9]*/[smhd][a-z]*", MARKET_READ_THROTTLE_RATE):
+    raise ImproperlyConfigured("MARKET_READ_THROTTLE_RATE must look like 600/min.")
+if MARKET_STATISTICS_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("MARKET_STATISTICS_CACHE_SECONDS must be 0 or more.")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -57,7 +67,7 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_EXPIRE_MINUTES),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_EXPIRE_DAYS),
     "ALGORITHM": env.str("ALGORITHM", default="HS256"),
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "UPDATE_LAST_LOGIN": False,
     "USER_ID_FIELD": "id",
 }

@@ -1,14 +1,33 @@
 """The Django project itself: name and environment, apps, middleware, templates, i18n, static.
 
-`ENVIRONMENT` is checked against the known names at start-up (trading_signals/checks.py).
+`ENVIRONMENT` is read in any letter case, trimmed; a name it does not know stops the start-up,
+since a typo would otherwise run a deployment without production's hardening.
 """
+
+from django.core.exceptions import ImproperlyConfigured
 
 from trading_signals.settings.environment import BASE_DIR, env
 from trading_signals.settings.storage import AUTO_KEYED_APPS, USES_MONGODB
 
+# Each accepted spelling and the environment it names.
+ENVIRONMENTS = {
+    "development": "development",
+    "dev": "development",
+    "test": "test",
+    "production": "production",
+    "prod": "production",
+}
+
 APP_NAME = env.str("APP_NAME", default="Trading Signals API")
 APP_VERSION = "1.0.0"
-ENVIRONMENT = env.str("ENVIRONMENT", default="development")
+_environment = env.str("ENVIRONMENT", default="").strip().lower() or "development"
+if _environment not in ENVIRONMENTS:
+    raise ImproperlyConfigured(
+        "ENVIRONMENT must be development (or dev), test or production (or prod), not "
+        f"{env.str('ENVIRONMENT')!r}. A staging deployment is production with its own hosts "
+        "and keys."
+    )
+ENVIRONMENT = ENVIRONMENTS[_environment]
 IS_PRODUCTION = ENVIRONMENT == "production"
 
 INSTALLED_APPS = [

@@ -1,7 +1,8 @@
 """Where the settings come from: the process environment, then `.env` in the project if present.
 
 `env` reads typed variables (django-environ); `env_bool` is the strict reader every true/false
-setting uses. Reading `.env` is the only file access here: importing settings writes nothing.
+setting uses. Reading `.env` is the only file access here; importing the settings writes
+nothing, except the key made once outside production when SECRET_KEY is unset (security.py).
 """
 
 from pathlib import Path

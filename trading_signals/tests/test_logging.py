@@ -58,3 +58,24 @@ def test_secrets_in_the_stack_text_are_redacted():
 
     assert "Stack (most recent call last)" in text and "extra=" in text
     assert "hunter2" not in text
+
+
+def test_credentials_in_urls_are_redacted_and_the_rest_of_the_url_kept():
+    def emit(logger):
+        logger.error("cache unreachable at %s", "redis://:hunter2@cache.internal:6379/0")
+        try:
+            raise ConnectionError("mongodb+srv://trader:p@ss@cluster0.example.net/trading")
+        except ConnectionError:
+            logger.exception("store down")
+
+    text = logged_text(emit)
+
+    assert "redis://[redacted]@cache.internal:6379/0" in text
+    assert "mongodb+srv://[redacted]@cluster0.example.net/trading" in text
+    assert "hunter2" not in text and "p@ss" not in text
+
+
+def test_urls_without_credentials_and_email_addresses_are_left_alone():
+    line = "see https://example.com/users/@bob?next=a@b or mail bob@example.com"
+
+    assert redact(line) == line

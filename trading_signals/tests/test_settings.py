@@ -1,39 +1,24 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from trading_signals.logging import FolderCreatingRotatingFileHandler
-from trading_signals.settings.security import _origin_list
-
-ROOT = Path(__file__).resolve().parents[2]
-STRONG_KEY = "p8Zq-3vN!xR7kL2mW9sT4yB6hJ1dF5gC0aE8uI3oP7nM2bV4cX6z"
-
-
-def run_django(args: list[str], **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ENVIRONMENT"}}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from trading_signals.settings.security import _names
+from trading_signals.tests.startup import PRODUCTION, ROOT, run_django
 
 
 def test_production_refuses_to_start_without_a_real_secret_key():
-    result = run_django(["check"], ENVIRONMENT="production", DEBUG="False")
+    result = run_django(["check"], **{**PRODUCTION, "SECRET_KEY": ""})
 
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
 
 def test_production_refuses_debug():
-    result = run_django(["check"], ENVIRONMENT="production", DEBUG="True", SECRET_KEY=STRONG_KEY)
+    result = run_django(["check"], **PRODUCTION, DEBUG="True")
 
     assert result.returncode != 0
     assert "DEBUG=True" in result.stderr
@@ -58,13 +43,7 @@ def test_limits_out_of_range_stop_the_start_up(name, value):
 
 
 def test_deploy_check_is_clean_under_production_settings():
-    result = run_django(
-        ["check", "--deploy", "--fail-level", "WARNING"],
-        ENVIRONMENT="production",
-        DEBUG="False",
-        SECRET_KEY=STRONG_KEY,
-        ALLOWED_HOSTS="api.example.com",
-    )
+    result = run_django(["check", "--deploy", "--fail-level", "WARNING"], **PRODUCTION)
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
@@ -78,7 +57,7 @@ def test_deploy_check_is_clean_under_production_settings():
     ],
 )
 def test_allowed_origins_accepts_the_seed_json_list_and_a_comma_list(raw):
-    assert _origin_list(raw) == ["http://localhost:3000", "http://localhost:5173"]
+    assert _names(raw) == ["http://localhost:3000", "http://localhost:5173"]
 
 
 def test_access_token_settings_follow_the_seed_variables():

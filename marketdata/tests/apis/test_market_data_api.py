@@ -152,7 +152,6 @@ def mixed_ticks():
         ({"data_quality": "SUSPECT"}, [300.0]),
         ({"is_realtime": "false"}, [101.0]),
         ({"source": "backfill"}, [101.0]),
-        ({"ordering": "ltpc"}, [100.0, 101.0, 300.0, 400.0]),
         ({"ordering": "received_at", "symbols": "NIFTY"}, [100.0, 101.0]),
     ],
 )
@@ -171,6 +170,7 @@ def test_filter_applies_every_given_condition(user_client, params, prices):
         ({"data_quality": "GREAT"}, "data_quality"),
         ({"is_realtime": "maybe"}, "is_realtime"),
         ({"ordering": "volume"}, "ordering"),
+        ({"ordering": "ltpc"}, "ordering"),
         ({"from": "06/01/2025"}, "from"),
         ({"from": "2025-01-07", "to": "2025-01-06"}, "to"),
         ({"page_size": 5000}, "page_size"),
