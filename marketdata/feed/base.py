@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 SOURCE_STATES = ("connecting", "streaming", "reconnecting", "waiting", "closed")
 POLL_SECONDS = 0.5  # reads of the demand between announced changes (staff marks, expiries)
 LOG_EVERY_SECONDS = 30.0
+CANCEL_SECONDS = 5.0
 
 
 class TickSource(Protocol):
@@ -108,15 +109,17 @@ class DemandFollower:
         finally:
             demand_waker_remove(waker)
             await _cancelled(listener)
+            # Not awaited: a read still waiting on the database must not hold up the stop;
+            # the connection is closed after it, in the thread that owns it.
             with contextlib.suppress(RuntimeError):
-                await loop.run_in_executor(executor, _connection_close)
+                executor.submit(_connection_close)
             executor.shutdown(wait=False)
 
     async def _read(self, executor: ThreadPoolExecutor) -> Demand | None:
         streaming = self._last.symbols() if self._last is not None else set()
         try:
             return await sync_to_async(_demand_read, thread_sensitive=False, executor=executor)(
-                self.default_mode, streaming
+                self.default_mode, streaming, self._last
             )
         except Exception as exc:  # noqa: BLE001 - whatever the cause, keep the current set
             self._stats["demand_errors"] += 1
@@ -131,10 +134,12 @@ class DemandFollower:
             return None
 
     def _follow(self, demand: Demand) -> None:
+        if demand is self._last:
+            return  # nothing it is built from has changed
         if self._last is not None and demand.signature() == self._last.signature():
-            if demand.over != self._last.over:
-                self._last = demand
-                self._count(demand)
+            # The same set from changed inputs: kept, so the next poll compares with them.
+            self._last = demand
+            self._count(demand)
             return
         try:
             self._apply(demand)
@@ -158,18 +163,25 @@ class DemandFollower:
 
 async def _cancelled(task: asyncio.Task[None]) -> None:
     """Cancel `task` and wait for it. redis-py's asyncio client may swallow a cancellation
-    that arrives while it connects, so it is repeated until the task is done."""
+    that arrives while it connects, so it is repeated until the task is done (for at most
+    CANCEL_SECONDS: a stop never hangs on the listener)."""
+    deadline = time.monotonic() + CANCEL_SECONDS
     while not task.done():
+        if time.monotonic() > deadline:
+            logger.warning(
+                "The demand listener did not stop within %g s; leaving it", CANCEL_SECONDS
+            )
+            return
         task.cancel()
         await asyncio.wait({task}, timeout=0.1)
     if not task.cancelled() and task.exception() is not None:
         logger.warning("The demand listener ended with %r", task.exception())
 
 
-def _demand_read(default_mode: str, streaming: set[str]) -> Demand:
+def _demand_read(default_mode: str, streaming: set[str], previous: Demand | None) -> Demand:
     """Runs in the follower's thread; a broken connection is dropped for the next attempt."""
     try:
-        return demand_read(default_mode=default_mode, streaming=streaming)
+        return demand_read(default_mode=default_mode, streaming=streaming, previous=previous)
     except DatabaseError:
         _connection_close()
         raise
