@@ -324,19 +324,27 @@ def demand_read(
 
     for symbol in _provided():
         want(symbol.upper(), None, PROVIDED)
-    for symbol, mode, priority in _runtime_entries(now):
+    entries = _runtime_entries(now)
+    for symbol, mode, priority in entries:
         want(symbol, mode, priority)
+    watched = frozenset(symbol for symbol, _, priority in entries if priority == HELD)
     rows = Instrument.objects.filter(Q(subscribed=True) | Q(symbol__in=list(wanted)))
     listed = rows.values_list("pk", "symbol", "exchange", "exchange_type", "token", "subscribed")
     basis = (
         default_mode,
+        watched,
         frozenset((symbol, priority, tuple(modes)) for symbol, (priority, modes) in wanted.items()),
         frozenset(listed),
     )
     if previous is not None and previous.basis == basis:
         return previous
     return demand_build(
-        rows, wanted=wanted, default_mode=default_mode, keep=set(streaming), basis=basis
+        rows,
+        wanted=wanted,
+        default_mode=default_mode,
+        keep=set(streaming),
+        basis=basis,
+        watched=watched,
     )
 
 

@@ -59,6 +59,7 @@ class Demand:
     instruments: tuple[DemandedInstrument, ...]  # to stream, at most the capacity, by priority
     over: tuple[str, ...] = ()  # demanded past the capacity: not streamed
     basis: Hashable = field(default=None, compare=False)  # what it was built from
+    watched: frozenset[str] = frozenset()  # held by /ws clients: the ticks worth pushing
 
     def symbols(self) -> set[str]:
         return {item.symbol for item in self.instruments}
@@ -75,6 +76,7 @@ def demand_build(
     default_mode: str,
     keep: set[str],
     basis: Hashable,
+    watched: frozenset[str],
 ) -> Demand:
     """The Demand of these instrument rows, ranked by priority and cut at the capacity."""
     chosen: dict[tuple[int, str], tuple[int, Instrument, list[str | None]]] = {}
@@ -103,6 +105,7 @@ def demand_build(
         instruments=items[:capacity],
         over=tuple(item.symbol for item in items[capacity:]),
         basis=basis,
+        watched=watched,
     )
 
 

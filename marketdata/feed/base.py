@@ -7,7 +7,8 @@ stops a source by cancelling the task that iterates it, so a source closes its c
 in a `finally:` block (or `async with`) around its loop.
 
 A source may also expose `state: str`, one of `SOURCE_STATES`; the heartbeat reports it.
-Sources without it are reported as "streaming" once their first batch arrives.
+Sources without it are reported as "streaming" once their first batch arrives. And
+`watched` (see `FollowsDemand`): the symbols whose ticks are worth pushing live.
 
 A source built from the demand (`run_feed` without `--symbols`) follows it by itself: it runs
 a `DemandFollower` as a task inside `ticks()`, which reads the demand (marketdata/demand/)
@@ -81,6 +82,11 @@ class DemandFollower:
         self._last: Demand | None = None
         self._last_log = -LOG_EVERY_SECONDS
         stats.update(demanded=0, over_capacity=0, demand_updates=0, demand_errors=0)
+
+    @property
+    def watched(self) -> frozenset[str] | None:
+        """Symbols /ws clients hold now; None until the demand was read."""
+        return None if self._last is None else self._last.watched
 
     def applied(self, demand: Demand) -> None:
         """`demand` is what the source streams already (built from it)."""
@@ -159,6 +165,19 @@ class DemandFollower:
     def _count(self, demand: Demand) -> None:
         self._stats["demanded"] = len(demand.instruments)
         self._stats["over_capacity"] = len(demand.over)
+
+
+class FollowsDemand:
+    """What a source following the demand tells the pipeline: `watched`, the symbols that
+    `/ws` clients hold (None: unknown, so every tick is pushed). A tick of a symbol nobody
+    watches is stored but not rendered or published: a feed of thousands of instruments
+    spends its live thread on the ones people look at."""
+
+    _follower: DemandFollower | None = None
+
+    @property
+    def watched(self) -> frozenset[str] | None:
+        return None if self._follower is None else self._follower.watched
 
 
 async def _cancelled(task: asyncio.Task[None]) -> None:

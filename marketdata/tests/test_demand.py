@@ -108,6 +108,17 @@ def test_a_poll_that_finds_nothing_changed_reads_one_narrow_query(
     assert again is first
 
 
+def test_watched_names_the_symbols_clients_hold_and_nothing_else(master, where, provided):
+    provided.append(CALL)
+    demand.demand_touch(symbols=[STOCK])
+    demand.demand_hold(holder="client-1", symbols=[PUT, "NIFTY"])
+
+    read = demand.demand_read()
+
+    assert read.watched == {PUT, "NIFTY"}
+    assert {CALL, STOCK, "SENSEX"} <= read.symbols()
+
+
 def test_every_kind_of_change_is_seen_by_a_poll(master, where, provided):
     def polled(previous: demand.Demand) -> demand.Demand:
         return demand.demand_read(streaming=previous.symbols(), previous=previous)

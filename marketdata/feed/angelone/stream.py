@@ -56,7 +56,7 @@ from marketdata.feed.angelone.subscriptions import (
     spread,
     subscription_request,
 )
-from marketdata.feed.base import DemandFollower
+from marketdata.feed.base import DemandFollower, FollowsDemand
 from marketdata.feed.errors import FeedConfigurationError
 from marketdata.ticks import Tick
 
@@ -70,7 +70,7 @@ QUEUE_LIMIT = 20_000
 MAX_BATCH = 1000
 
 
-class AngelOneSource:
+class AngelOneSource(FollowsDemand):
     name = "angelone"
 
     def __init__(
