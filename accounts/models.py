@@ -7,6 +7,8 @@ from django.contrib.auth.hashers import acheck_password, check_password, make_pa
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 
+from accounts.events import tokens_revoked_announce
+
 
 def normalize_email(email: str) -> str:
     """Emails are unique regardless of letter case, so they are stored lower-cased."""
@@ -81,12 +83,15 @@ class User(AbstractBaseUser, PermissionsMixin):
             self._revoke_tokens = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding and (self._revoke_tokens or not self.is_active):
+        revoking = not self._state.adding and (self._revoke_tokens or not self.is_active)
+        if revoking:
             self.token_version += 1
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "token_version"}
         self._revoke_tokens = False
         super().save(*args, **kwargs)
+        if revoking:
+            tokens_revoked_announce(user_id=self.pk)
 
     # Django upgrades a hash when it checks a password with an older hasher; that is the same
     # password, so it goes around set_password and keeps the user's sessions.

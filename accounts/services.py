@@ -18,6 +18,7 @@ from django.db.models import F
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
+from accounts.events import tokens_revoked_announce
 from accounts.models import RevokedToken, User, normalize_email
 from trading_signals.errors import ApplicationError, field_error
 
@@ -154,6 +155,7 @@ def user_tokens_revoke(*, user: User) -> None:
     A password change and a deactivation do the same through User.save."""
     User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
     user.refresh_from_db(fields=["token_version"])
+    tokens_revoked_announce(user_id=user.pk)
 
 
 # --- Refresh and logout: each refresh token is used once ---

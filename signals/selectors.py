@@ -43,7 +43,13 @@ def signal_get(*, pk: Any) -> Signal:
 
 
 def signals_active_for(*, symbols: Iterable[str]) -> list[Signal]:
-    return list(Signal.objects.filter(status=Status.ACTIVE, symbol__in=list(symbols)))
+    """ACTIVE signals on any of `symbols`. The feed asks with every stored batch, naming up
+    to thousands of symbols while a few signals are active: they are matched here rather
+    than sent to the database as a list of thousands."""
+    wanted = set(symbols)
+    return [
+        signal for signal in Signal.objects.filter(status=Status.ACTIVE) if signal.symbol in wanted
+    ]
 
 
 def signals_active_expired(*, cutoff: Mapping[str, date]) -> list[Signal]:

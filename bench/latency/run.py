@@ -453,7 +453,10 @@ async def relay_run(config_file: str, fd: int) -> None:
 
     async def upstream(index: int, tokens: list[str]) -> None:
         async with connect(
-            config["ws_url"], additional_headers=config["headers"], ping_interval=None
+            config["ws_url"],
+            additional_headers=config["headers"],
+            ping_interval=None,
+            compression=None,  # as run_feed connects
         ) as ws:
             for start in range(0, len(tokens), 250):
                 by_type: dict[int, list[str]] = defaultdict(list)

@@ -54,7 +54,6 @@ from marketdata.demand.model import (
     PROVIDED,
     REFUSALS_KEY,
     REFUSALS_SHOWN_SECONDS,
-    SUBSCRIBED,
     TOUCHED,
     TOUCHES_KEY,
     WRITE_RETRY_SECONDS,
@@ -65,6 +64,7 @@ from marketdata.demand.model import (
     _grace,
     _mode_checked,
     _upper,
+    demand_build,
     mode_highest,
 )
 from marketdata.demand.process import (
@@ -302,12 +302,18 @@ def _provided() -> list[str]:
     return symbols
 
 
-def demand_read(*, default_mode: str = DEFAULT_MODE, streaming: Collection[str] = ()) -> Demand:
+def demand_read(
+    *,
+    default_mode: str = DEFAULT_MODE,
+    streaming: Collection[str] = (),
+    previous: Demand | None = None,
+) -> Demand:
     """The instruments to stream now, in their modes, at most the capacity.
 
     `streaming` (symbols already streamed) keeps those first within their priority should
-    the demand exceed the capacity. Raises what the database or Redis raise; a feed keeps
-    its current set then.
+    the demand exceed the capacity. `previous` is returned as it is when nothing it was built
+    from has changed (`streaming` aside: it only orders what was built): a feed polling
+    thousands of instruments then reads a few columns, not whole rows. Raises what the database or Redis raise; a feed keeps its current set then.
     """
     now = time.time()
     wanted: dict[str, tuple[int, list[str | None]]] = {}  # symbol -> (priority, modes)
@@ -318,34 +324,27 @@ def demand_read(*, default_mode: str = DEFAULT_MODE, streaming: Collection[str] 
 
     for symbol in _provided():
         want(symbol.upper(), None, PROVIDED)
-    for symbol, mode, priority in _runtime_entries(now):
+    entries = _runtime_entries(now)
+    for symbol, mode, priority in entries:
         want(symbol, mode, priority)
+    watched = frozenset(symbol for symbol, _, priority in entries if priority == HELD)
     rows = Instrument.objects.filter(Q(subscribed=True) | Q(symbol__in=list(wanted)))
-    chosen: dict[tuple[int, str], tuple[int, Instrument, list[str | None]]] = {}
-    # A symbol on several segments: the subscribed row, else the first by exchange and token.
-    ordered = sorted(rows, key=lambda row: (not row.subscribed, row.exchange, row.token))
-    symbols_done: set[str] = set()
-    for row in ordered:
-        key = (int(row.exchange_type), str(row.token))
-        priority, modes = wanted.get(row.symbol, (TOUCHED, []))
-        if row.subscribed:
-            chosen[key] = (SUBSCRIBED, row, [*modes, None])
-        elif row.symbol not in symbols_done:
-            chosen[key] = (priority, row, modes)
-        symbols_done.add(row.symbol)
-    keep = set(streaming)
-    ranked = sorted(
-        chosen.values(), key=lambda item: (item[0], item[1].symbol not in keep, item[1].symbol)
+    listed = rows.values_list("pk", "symbol", "exchange", "exchange_type", "token", "subscribed")
+    basis = (
+        default_mode,
+        watched,
+        frozenset((symbol, priority, tuple(modes)) for symbol, (priority, modes) in wanted.items()),
+        frozenset(listed),
     )
-    items = tuple(
-        DemandedInstrument(
-            instrument=row, mode=mode_highest(mode or default_mode for mode in modes)
-        )
-        for _, row, modes in ranked
-    )
-    capacity = _capacity()
-    return Demand(
-        instruments=items[:capacity], over=tuple(item.symbol for item in items[capacity:])
+    if previous is not None and previous.basis == basis:
+        return previous
+    return demand_build(
+        rows,
+        wanted=wanted,
+        default_mode=default_mode,
+        keep=set(streaming),
+        basis=basis,
+        watched=watched,
     )
 
 

@@ -1,8 +1,8 @@
 """The demand's vocabulary: modes, priorities, limits, what the feed is asked to stream."""
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -58,6 +58,8 @@ class DemandedInstrument:
 class Demand:
     instruments: tuple[DemandedInstrument, ...]  # to stream, at most the capacity, by priority
     over: tuple[str, ...] = ()  # demanded past the capacity: not streamed
+    basis: Hashable = field(default=None, compare=False)  # what it was built from
+    watched: frozenset[str] = frozenset()  # held by /ws clients: the ticks worth pushing
 
     def symbols(self) -> set[str]:
         return {item.symbol for item in self.instruments}
@@ -65,6 +67,46 @@ class Demand:
     def signature(self) -> tuple[tuple[int, str, str, str], ...]:
         """What a source subscribes: equal signatures need no change."""
         return tuple(sorted((*item.key, item.symbol, item.mode) for item in self.instruments))
+
+
+def demand_build(
+    rows: Iterable[Instrument],
+    *,
+    wanted: dict[str, tuple[int, list[str | None]]],
+    default_mode: str,
+    keep: set[str],
+    basis: Hashable,
+    watched: frozenset[str],
+) -> Demand:
+    """The Demand of these instrument rows, ranked by priority and cut at the capacity."""
+    chosen: dict[tuple[int, str], tuple[int, Instrument, list[str | None]]] = {}
+    # A symbol on several segments: the subscribed row, else the first by exchange and token.
+    ordered = sorted(rows, key=lambda row: (not row.subscribed, row.exchange, row.token))
+    symbols_done: set[str] = set()
+    for row in ordered:
+        key = (int(row.exchange_type), str(row.token))
+        priority, modes = wanted.get(row.symbol, (TOUCHED, []))
+        if row.subscribed:
+            chosen[key] = (SUBSCRIBED, row, [*modes, None])
+        elif row.symbol not in symbols_done:
+            chosen[key] = (priority, row, modes)
+        symbols_done.add(row.symbol)
+    ranked = sorted(
+        chosen.values(), key=lambda item: (item[0], item[1].symbol not in keep, item[1].symbol)
+    )
+    items = tuple(
+        DemandedInstrument(
+            instrument=row, mode=mode_highest(mode or default_mode for mode in modes)
+        )
+        for _, row, modes in ranked
+    )
+    capacity = _capacity()
+    return Demand(
+        instruments=items[:capacity],
+        over=tuple(item.symbol for item in items[capacity:]),
+        basis=basis,
+        watched=watched,
+    )
 
 
 def mode_highest(modes: Iterable[str]) -> str:

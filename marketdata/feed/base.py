@@ -7,7 +7,8 @@ stops a source by cancelling the task that iterates it, so a source closes its c
 in a `finally:` block (or `async with`) around its loop.
 
 A source may also expose `state: str`, one of `SOURCE_STATES`; the heartbeat reports it.
-Sources without it are reported as "streaming" once their first batch arrives.
+Sources without it are reported as "streaming" once their first batch arrives. And
+`watched` (see `FollowsDemand`): the symbols whose ticks are worth pushing live.
 
 A source built from the demand (`run_feed` without `--symbols`) follows it by itself: it runs
 a `DemandFollower` as a task inside `ticks()`, which reads the demand (marketdata/demand/)
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 SOURCE_STATES = ("connecting", "streaming", "reconnecting", "waiting", "closed")
 POLL_SECONDS = 0.5  # reads of the demand between announced changes (staff marks, expiries)
 LOG_EVERY_SECONDS = 30.0
+CANCEL_SECONDS = 5.0
 
 
 class TickSource(Protocol):
@@ -81,6 +83,11 @@ class DemandFollower:
         self._last_log = -LOG_EVERY_SECONDS
         stats.update(demanded=0, over_capacity=0, demand_updates=0, demand_errors=0)
 
+    @property
+    def watched(self) -> frozenset[str] | None:
+        """Symbols /ws clients hold now; None until the demand was read."""
+        return None if self._last is None else self._last.watched
+
     def applied(self, demand: Demand) -> None:
         """`demand` is what the source streams already (built from it)."""
         self._last = demand
@@ -108,15 +115,17 @@ class DemandFollower:
         finally:
             demand_waker_remove(waker)
             await _cancelled(listener)
+            # Not awaited: a read still waiting on the database must not hold up the stop;
+            # the connection is closed after it, in the thread that owns it.
             with contextlib.suppress(RuntimeError):
-                await loop.run_in_executor(executor, _connection_close)
+                executor.submit(_connection_close)
             executor.shutdown(wait=False)
 
     async def _read(self, executor: ThreadPoolExecutor) -> Demand | None:
         streaming = self._last.symbols() if self._last is not None else set()
         try:
             return await sync_to_async(_demand_read, thread_sensitive=False, executor=executor)(
-                self.default_mode, streaming
+                self.default_mode, streaming, self._last
             )
         except Exception as exc:  # noqa: BLE001 - whatever the cause, keep the current set
             self._stats["demand_errors"] += 1
@@ -131,10 +140,12 @@ class DemandFollower:
             return None
 
     def _follow(self, demand: Demand) -> None:
+        if demand is self._last:
+            return  # nothing it is built from has changed
         if self._last is not None and demand.signature() == self._last.signature():
-            if demand.over != self._last.over:
-                self._last = demand
-                self._count(demand)
+            # The same set from changed inputs: kept, so the next poll compares with them.
+            self._last = demand
+            self._count(demand)
             return
         try:
             self._apply(demand)
@@ -156,20 +167,40 @@ class DemandFollower:
         self._stats["over_capacity"] = len(demand.over)
 
 
+class FollowsDemand:
+    """What a source following the demand tells the pipeline: `watched`, the symbols that
+    `/ws` clients hold (None: unknown, so every tick is pushed). A tick of a symbol nobody
+    watches is stored but not rendered or published: a feed of thousands of instruments
+    spends its live thread on the ones people look at."""
+
+    _follower: DemandFollower | None = None
+
+    @property
+    def watched(self) -> frozenset[str] | None:
+        return None if self._follower is None else self._follower.watched
+
+
 async def _cancelled(task: asyncio.Task[None]) -> None:
     """Cancel `task` and wait for it. redis-py's asyncio client may swallow a cancellation
-    that arrives while it connects, so it is repeated until the task is done."""
+    that arrives while it connects, so it is repeated until the task is done (for at most
+    CANCEL_SECONDS: a stop never hangs on the listener)."""
+    deadline = time.monotonic() + CANCEL_SECONDS
     while not task.done():
+        if time.monotonic() > deadline:
+            logger.warning(
+                "The demand listener did not stop within %g s; leaving it", CANCEL_SECONDS
+            )
+            return
         task.cancel()
         await asyncio.wait({task}, timeout=0.1)
     if not task.cancelled() and task.exception() is not None:
         logger.warning("The demand listener ended with %r", task.exception())
 
 
-def _demand_read(default_mode: str, streaming: set[str]) -> Demand:
+def _demand_read(default_mode: str, streaming: set[str], previous: Demand | None) -> Demand:
     """Runs in the follower's thread; a broken connection is dropped for the next attempt."""
     try:
-        return demand_read(default_mode=default_mode, streaming=streaming)
+        return demand_read(default_mode=default_mode, streaming=streaming, previous=previous)
     except DatabaseError:
         _connection_close()
         raise

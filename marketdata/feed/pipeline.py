@@ -204,7 +204,11 @@ class FeedPipeline:
             logger.exception("The live gate refused a batch of %d ticks", len(batch))
             return
         self.counters.count(admitted.prepared)
-        self._publish(admitted.push)
+        watched = getattr(self.source, "watched", None)
+        if watched is None:
+            self._publish(admitted.push)
+        else:
+            self._publish([tick for tick in admitted.push if tick.symbol in watched])
         if admitted.store:
             loop.call_soon_threadsafe(self._to_store, admitted.store)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from marketdata.demand import Demand
-from marketdata.feed.base import DemandFollower
+from marketdata.feed.base import DemandFollower, FollowsDemand
 from marketdata.feed.recorder import is_csv, tick_from_record
 from marketdata.ticks import Tick
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 BATCH_TICKS = 500
 
 
-class ReplaySource:
+class ReplaySource(FollowsDemand):
     name = "replay"
 
     def __init__(

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime
 from asgiref.sync import sync_to_async
 
 from marketdata.demand import Demand
-from marketdata.feed.base import DemandFollower
+from marketdata.feed.base import DemandFollower, FollowsDemand
 from marketdata.market_calendar import IST, TradingSession, market_session
 from marketdata.models import Instrument
 from marketdata.ticks import Tick
@@ -103,7 +103,7 @@ class _Walk:
     sequence: int = 0
 
 
-class SimulatedSource:
+class SimulatedSource(FollowsDemand):
     name = "simulated"
 
     def __init__(

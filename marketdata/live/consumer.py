@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
-from accounts.services import access_token_user
+from accounts.services import REVOKED_SESSION, access_token_user
 from marketdata import demand, selectors
 from marketdata.live import publish
 from marketdata.live.daphne_socket import DaphneSocket
@@ -121,8 +121,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.channel_layer.fast_path_set(self.channel_name, self._push_now)
         # Joined before the handshake completes: a client never misses an event sent after it.
         await self.channel_layer.group_add(publish.SIGNALS_GROUP, self.channel_name)
-        await self.accept(subprotocol)
+        await self.channel_layer.group_add(publish.user_group(user.pk), self.channel_name)
         self.user = user
+        try:
+            # Again, now that a revocation would reach this connection: one committed between
+            # the first check and joining the user's group is caught here.
+            await database_sync_to_async(_authenticate)(raw_token)
+        except _AuthError as error:
+            await self.accept(subprotocol)
+            await self._refuse(UNAUTHORIZED, "unauthorized", str(error))
+            return
+        await self.accept(subprotocol)
         delay = (expires_at - datetime.now(tz=UTC)).total_seconds()
         self.expiry = asyncio.create_task(self._expire_after(delay))
 
@@ -131,7 +140,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             self.expiry.cancel()
         # The feed keeps streaming them for LIVE_DEMAND_GRACE_SECONDS, unless others hold them.
         demand.demand_release(holder=self.channel_name)
-        for group in [publish.SIGNALS_GROUP, *map(publish.tick_group, self.symbols)]:
+        groups = [publish.SIGNALS_GROUP, *map(publish.tick_group, self.symbols)]
+        if self.user is not None:
+            groups.append(publish.user_group(self.user.pk))
+        for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -208,6 +220,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def token_expired(self, event: dict[str, Any]) -> None:
         await self._refuse(UNAUTHORIZED, "token_expired", "The access token has expired.")
+
+    async def tokens_revoked(self, event: dict[str, Any]) -> None:
+        await self._refuse(UNAUTHORIZED, "token_revoked", REVOKED_SESSION)
 
     def _push_now(self, message: dict[str, Any]) -> bool:
         return (

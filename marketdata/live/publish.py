@@ -25,6 +25,11 @@ def tick_group(symbol: str) -> str:
     return f"ticks.{symbol}"
 
 
+def user_group(user_id: Any) -> str:
+    """Every open /ws connection of one user."""
+    return f"user.{user_id}"
+
+
 def _layer() -> FanoutChannelLayer:
     layer = get_channel_layer()
     if not isinstance(layer, FanoutChannelLayer):
@@ -81,3 +86,8 @@ def signal_event_publish(*, event: dict[str, Any]) -> None:
     """
     message = {"type": "signal.message", "text": json_render({**event, "type": "signal"})}
     _layer().publish_many([(SIGNALS_GROUP, message)])
+
+
+def user_connections_close(*, user_id: Any) -> None:
+    """Close the user's open /ws connections (4401): their tokens were revoked."""
+    _layer().publish_many([(user_group(user_id), {"type": "tokens.revoked"})])

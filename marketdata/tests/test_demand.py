@@ -95,6 +95,53 @@ def test_subscribed_instruments_are_the_demand_by_default(master, where, provide
     assert streamed(default_mode="ltp") == dict.fromkeys(INDICES, "ltp")
 
 
+def test_a_poll_that_finds_nothing_changed_reads_one_narrow_query(
+    master, where, provided, django_assert_num_queries
+):
+    """The feed polls every half second: with thousands of instruments, an unchanged demand
+    must not be rebuilt from whole rows each time."""
+    first = demand.demand_read()
+
+    with django_assert_num_queries(1):
+        again = demand.demand_read(streaming=first.symbols(), previous=first)
+
+    assert again is first
+
+
+def test_watched_names_the_symbols_clients_hold_and_nothing_else(master, where, provided):
+    provided.append(CALL)
+    demand.demand_touch(symbols=[STOCK])
+    demand.demand_hold(holder="client-1", symbols=[PUT, "NIFTY"])
+
+    read = demand.demand_read()
+
+    assert read.watched == {PUT, "NIFTY"}
+    assert {CALL, STOCK, "SENSEX"} <= read.symbols()
+
+
+def test_every_kind_of_change_is_seen_by_a_poll(master, where, provided):
+    def polled(previous: demand.Demand) -> demand.Demand:
+        return demand.demand_read(streaming=previous.symbols(), previous=previous)
+
+    def keys(read: demand.Demand) -> dict[str, tuple[tuple[int, str], str]]:
+        return {item.symbol: (item.key, item.mode) for item in read.instruments}
+
+    start = demand.demand_read()
+    Instrument.objects.filter(symbol=STOCK).update(subscribed=True)  # staff mark, unannounced
+    marked = polled(start)
+    provided.append(CALL)
+    with_provider = polled(marked)
+    demand.demand_hold(holder="client-1", symbols=[PUT], mode="snap_quote")
+    held = polled(with_provider)
+    Instrument.objects.filter(symbol=PUT).update(token="43099")  # the master re-synced
+    resynced = polled(held)
+
+    assert set(keys(marked)) == INDICES | {STOCK}
+    assert set(keys(with_provider)) == INDICES | {STOCK, CALL}
+    assert keys(held)[PUT] == ((2, "43002"), "snap_quote")
+    assert keys(resynced)[PUT] == ((2, "43099"), "snap_quote")
+
+
 def test_providers_add_their_symbols_and_unknown_ones_are_ignored(master, where, provided):
     provided.extend([CALL, "NOT-IN-THE-MASTER"])
 

@@ -219,3 +219,13 @@ def _refusal(answer: dict[str, Any]) -> FeedError:
                 variable, f"Angel One refused the login: {_describe(answer)}"
             )
     return AngelOneUnavailable(f"Angel One refused the login: {_describe(answer)}")
+
+
+def stream_headers(*, credentials: Credentials, session: LoginSession) -> dict[str, str]:
+    """The headers of the WebSocket 2.0 handshake."""
+    return {
+        "Authorization": f"Bearer {session.jwt}",
+        "x-api-key": credentials.api_key,
+        "x-client-code": credentials.client_id,
+        "x-feed-token": session.feed_token,
+    }

@@ -45,6 +45,7 @@ from marketdata.feed.angelone.session import (
     Credentials,
     LoginSession,
     SmartApiClient,
+    stream_headers,
 )
 from marketdata.feed.angelone.subscriptions import (
     MAX_CONNECTIONS,
@@ -55,7 +56,7 @@ from marketdata.feed.angelone.subscriptions import (
     spread,
     subscription_request,
 )
-from marketdata.feed.base import DemandFollower
+from marketdata.feed.base import DemandFollower, FollowsDemand
 from marketdata.feed.errors import FeedConfigurationError
 from marketdata.ticks import Tick
 
@@ -69,7 +70,7 @@ QUEUE_LIMIT = 20_000
 MAX_BATCH = 1000
 
 
-class AngelOneSource:
+class AngelOneSource(FollowsDemand):
     name = "angelone"
 
     def __init__(
@@ -286,36 +287,35 @@ class AngelOneSource:
     async def _stream(self, slot: Slot, session: LoginSession, backoff: Backoff) -> None:
         async with connect(
             self._ws_url,
-            additional_headers=self._headers(session),
+            additional_headers=stream_headers(credentials=self._credentials, session=session),
             ssl=self._ssl,
             open_timeout=OPEN_TIMEOUT_SECONDS,
             ping_interval=None,  # Angel One's heartbeat is the text `ping`, not a control frame
             close_timeout=2,
             max_size=2**16,
+            # Tick frames are 51 to 379 bytes of packed binary: deflate saves next to nothing
+            # and costs both ends CPU on every frame (smartapi-python never asks for it).
+            compression=None,
         ) as socket:
             on_wire: dict[tuple[int, str], int] = {}  # what this connection carries now
             slot.changed.clear()
             await self._sync(socket, slot, on_wire)  # a new connection: the current set
             slot.state = "streaming"
+            slot.heard_at = asyncio.get_running_loop().time()
+            tasks = {
+                asyncio.create_task(self._follow(socket, slot, on_wire)),
+                asyncio.create_task(self._receive(socket, slot, backoff)),
+                asyncio.create_task(self._silence_watch(slot)),
+            }
             pinger = asyncio.create_task(self._ping(socket))
-            syncer = asyncio.create_task(self._follow(socket, slot, on_wire))
-            receiver = asyncio.create_task(self._receive(socket, backoff))
             try:
-                done, _ = await asyncio.wait({syncer, receiver}, return_when=FIRST_COMPLETED)
+                done, _ = await asyncio.wait(tasks, return_when=FIRST_COMPLETED)
                 for task in done:
                     task.result()
             finally:
-                for task in (pinger, syncer, receiver):
+                for task in (pinger, *tasks):
                     task.cancel()
-                await asyncio.gather(pinger, syncer, receiver, return_exceptions=True)
-
-    def _headers(self, session: LoginSession) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {session.jwt}",
-            "x-api-key": self._credentials.api_key,
-            "x-client-code": self._credentials.client_id,
-            "x-feed-token": session.feed_token,
-        }
+                await asyncio.gather(pinger, *tasks, return_exceptions=True)
 
     async def _follow(
         self, socket: ClientConnection, slot: Slot, on_wire: dict[tuple[int, str], int]
@@ -365,13 +365,11 @@ class AngelOneSource:
         except ConnectionClosed:
             return
 
-    async def _receive(self, socket: ClientConnection, backoff: Backoff) -> None:
+    async def _receive(self, socket: ClientConnection, slot: Slot, backoff: Backoff) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            try:
-                async with asyncio.timeout(self._silence_timeout):
-                    message = await socket.recv()
-            except TimeoutError as exc:
-                raise TimeoutError(f"no frame and no pong for {self._silence_timeout:g} s") from exc
+            message = await socket.recv()
+            slot.heard_at = loop.time()
             backoff.reset()
             if isinstance(message, str):
                 self._on_text(message)
@@ -379,6 +377,14 @@ class AngelOneSource:
             tick = self._parser.parse(message)
             if tick is not None:
                 await self._queue.put(tick)
+
+    async def _silence_watch(self, slot: Slot) -> None:
+        """Ends the connection after `silence_timeout` without a message. One timer for the
+        connection, not one per frame: thousands of frames a second arrive on the loop."""
+        loop = asyncio.get_running_loop()
+        while (quiet := loop.time() - slot.heard_at) < self._silence_timeout:
+            await asyncio.sleep(self._silence_timeout - quiet)
+        raise TimeoutError(f"no frame and no pong for {self._silence_timeout:g} s")
 
     def _on_text(self, message: str) -> None:
         if message == "pong":

@@ -29,6 +29,7 @@ class Slot:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     state: str = "connecting"
     task: asyncio.Task[None] | None = None
+    heard_at: float = 0.0  # loop time of the last message its connection received
 
 
 def spread(instruments: Sequence[Subscribable]) -> list[list[Subscribable]]:

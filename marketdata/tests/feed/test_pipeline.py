@@ -82,6 +82,40 @@ def test_stored_ticks_are_counted_and_pushed_to_subscribers(log_dir, market_cloc
 
 
 @pytest.mark.django_db(transaction=True)
+@override_settings(CHANNEL_LAYERS=EMBEDDED_LAYER)
+def test_only_ticks_of_watched_symbols_are_pushed_and_every_tick_is_stored(log_dir, market_clock):
+    """A source following the demand names what /ws clients hold; the rest is stored only."""
+    source = ListSource(make_ticks(3, "NIFTY") + make_ticks(3, "SENSEX"))
+    source.watched = frozenset({"NIFTY"})  # type: ignore[attr-defined]
+    pipeline = FeedPipeline(source=source, config=pipeline_config())
+
+    async def subscribe():
+        layer = get_channel_layer()
+        channels = {symbol: await layer.new_channel() for symbol in ("NIFTY", "SENSEX")}
+        for symbol, channel in channels.items():
+            await layer.group_add(tick_group(symbol), channel)
+        return layer, channels
+
+    async def pushed(subscription):
+        layer, channels = subscription
+        nifty = [json.loads((await layer.receive(channels["NIFTY"]))["text"]) for _ in range(3)]
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await layer.receive(channels["SENSEX"])
+        return nifty
+
+    nifty = _run_until(
+        pipeline,
+        lambda p: p.counters.stored == 6,
+        before=subscribe,
+        after=pushed,
+    )
+
+    assert [message["tick"]["symbol"] for message in nifty] == ["NIFTY"] * 3
+    assert MarketData.objects.filter(symbol="SENSEX").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
 def test_stop_stores_ticks_still_waiting_for_a_flush(log_dir, market_clock):
     pipeline = FeedPipeline(
         source=ListSource(make_ticks(30)),

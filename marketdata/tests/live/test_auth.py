@@ -82,3 +82,40 @@ def test_a_token_revoked_by_logging_out_everywhere_no_longer_opens_the_stream(li
         code, reason = close_code(ws)
     assert code == 4401
     assert "revoked" in reason
+
+
+@pytest.mark.parametrize(
+    "revoke",
+    [
+        pytest.param(lambda user: user_tokens_revoke(user=user), id="log-out-everywhere"),
+        pytest.param(
+            lambda user: user.set_password("A-new-Password-8") or user.save(), id="password"
+        ),
+        pytest.param(
+            lambda user: setattr(user, "is_active", False) or user.save(), id="deactivated"
+        ),
+    ],
+)
+def test_an_open_connection_is_closed_with_4401_when_its_tokens_are_revoked(
+    live_url, trader, revoke
+):
+    with open_ws(live_url, access_token(trader)) as ws:
+        send_json(ws, {"action": "ping"})
+        assert recv_json(ws) == {"type": "pong"}
+
+        revoke(trader)
+
+        assert recv_json(ws) == {
+            "type": "error",
+            "code": "token_revoked",
+            "message": "Token has been revoked; log in again.",
+        }
+        assert close_code(ws) == (4401, "Token has been revoked; log in again.")
+
+
+def test_revoking_another_user_leaves_a_connection_open(live_url, trader, django_user_model):
+    other = django_user_model.objects.create_user("other@example.com", "Other-Password-7", name="O")
+    with open_ws(live_url, access_token(trader)) as ws:
+        user_tokens_revoke(user=other)
+        send_json(ws, {"action": "ping"})
+        assert recv_json(ws) == {"type": "pong"}

@@ -21,6 +21,7 @@ from marketdata.tests.live.demand_helpers import (
     option_create,
     peer_request,
     seconds_until,
+    session_all_day,
 )
 from signals import services
 from signals.tests.helpers import OPTION, signal_data
@@ -47,6 +48,7 @@ def running_feed(peer, sqlite_file, tmp_path) -> Iterator[AngelOnePeer]:  # noqa
     if settings.USES_MONGODB or not settings.REDIS_URL:
         pytest.skip("needs a SQL database and Redis")
     option_create(OPTION, OPTION_TOKEN)
+    session_all_day()  # the feed stores (and tracks signals on) the peer's ticks at any hour
     demand_keys_clear()
     process = feed(sqlite_file=sqlite_file, log_dir=tmp_path, peer=peer)
     yield peer
