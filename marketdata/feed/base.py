@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, connection
@@ -114,11 +114,14 @@ class DemandFollower:
                     await asyncio.wait_for(wake.wait(), self.poll_seconds)
         finally:
             demand_waker_remove(waker)
-            await _cancelled(listener)
-            # Not awaited: a read still waiting on the database must not hold up the stop;
-            # the connection is closed after it, in the thread that owns it.
-            with contextlib.suppress(RuntimeError):
-                executor.submit(_connection_close)
+            await task_stop(listener)
+            # Closed in the thread that owns it, after any read in progress; waited for (an
+            # open connection can hold locks), but a read stuck on the database must not hold
+            # up the stop for longer than CANCEL_SECONDS.
+            with contextlib.suppress(RuntimeError, TimeoutError):
+                await asyncio.wait_for(
+                    loop.run_in_executor(executor, _connection_close), CANCEL_SECONDS
+                )
             executor.shutdown(wait=False)
 
     async def _read(self, executor: ThreadPoolExecutor) -> Demand | None:
@@ -180,21 +183,21 @@ class FollowsDemand:
         return None if self._follower is None else self._follower.watched
 
 
-async def _cancelled(task: asyncio.Task[None]) -> None:
-    """Cancel `task` and wait for it. redis-py's asyncio client may swallow a cancellation
-    that arrives while it connects, so it is repeated until the task is done (for at most
-    CANCEL_SECONDS: a stop never hangs on the listener)."""
+async def task_stop(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait for it, cancelling again while it runs on: a cancellation can be
+    swallowed (redis-py's asyncio client, while it connects; a thread hand-over finishing at
+    that moment), and a stop must still end it. Gives up after CANCEL_SECONDS, logged."""
     deadline = time.monotonic() + CANCEL_SECONDS
     while not task.done():
         if time.monotonic() > deadline:
             logger.warning(
-                "The demand listener did not stop within %g s; leaving it", CANCEL_SECONDS
+                "%s did not stop within %g s; leaving it", task.get_name(), CANCEL_SECONDS
             )
             return
         task.cancel()
         await asyncio.wait({task}, timeout=0.1)
     if not task.cancelled() and task.exception() is not None:
-        logger.warning("The demand listener ended with %r", task.exception())
+        logger.warning("%s ended with %r", task.get_name(), task.exception())
 
 
 def _demand_read(default_mode: str, streaming: set[str], previous: Demand | None) -> Demand:

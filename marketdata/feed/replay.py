@@ -12,7 +12,6 @@ demand is read. Ticks left out are counted in `stats["not_demanded"]`.
 """
 
 import asyncio
-import contextlib
 import csv
 import json
 import logging
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from marketdata.demand import Demand
-from marketdata.feed.base import DemandFollower, FollowsDemand
+from marketdata.feed.base import DemandFollower, FollowsDemand, task_stop
 from marketdata.feed.recorder import is_csv, tick_from_record
 from marketdata.ticks import Tick
 
@@ -67,9 +66,7 @@ class ReplaySource(FollowsDemand):
                 yield batch
         finally:
             if follower is not None:
-                follower.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await follower
+                await task_stop(follower)
 
     async def _replay(self) -> AsyncIterator[list[Tick]]:
         loop = asyncio.get_running_loop()

@@ -16,7 +16,6 @@ symbol. With `follow_demand` it streams exactly the demanded instruments, in the
 """
 
 import asyncio
-import contextlib
 import math
 import random
 import zlib
@@ -27,7 +26,7 @@ from datetime import UTC, date, datetime
 from asgiref.sync import sync_to_async
 
 from marketdata.demand import Demand
-from marketdata.feed.base import DemandFollower, FollowsDemand
+from marketdata.feed.base import DemandFollower, FollowsDemand, task_stop
 from marketdata.market_calendar import IST, TradingSession, market_session
 from marketdata.models import Instrument
 from marketdata.ticks import Tick
@@ -160,9 +159,7 @@ class SimulatedSource(FollowsDemand):
                 )
         finally:
             if follower is not None:
-                follower.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await follower
+                await task_stop(follower)
 
     def batch_at(self, now: datetime) -> list[Tick]:
         """One tick for each instrument whose exchange is open at `now` (all when ignoring hours)."""

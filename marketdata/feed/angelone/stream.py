@@ -56,7 +56,7 @@ from marketdata.feed.angelone.subscriptions import (
     spread,
     subscription_request,
 )
-from marketdata.feed.base import DemandFollower, FollowsDemand
+from marketdata.feed.base import DemandFollower, FollowsDemand, task_stop
 from marketdata.feed.errors import FeedConfigurationError
 from marketdata.ticks import Tick
 
@@ -239,8 +239,7 @@ class AngelOneSource(FollowsDemand):
             self._running = False
             tasks += [slot.task for slot in self._slots if slot.task is not None]
             for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                await task_stop(task)
             for slot in self._slots:
                 slot.task, slot.state = None, "closed"
             self._closed = True

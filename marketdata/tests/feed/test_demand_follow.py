@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connections
 
 from marketdata import demand
 from marketdata.feed import base
@@ -58,8 +58,16 @@ def run_source(source, *steps: Callable[[Batches], bool]) -> Batches:
 
 
 def in_thread(action: Callable[[], object]) -> Callable[[Batches], bool]:
-    """A step running `action` in a thread (database access is not for the event loop)."""
-    return lambda batches: threading.Thread(target=action).start() or True
+    """A step running `action` in a thread (database access is not for the event loop); the
+    thread closes its database connection when done, so none outlives it."""
+
+    def run() -> None:
+        try:
+            action()
+        finally:
+            connections.close_all()
+
+    return lambda batches: threading.Thread(target=run).start() or True
 
 
 def symbols(batch: list[Tick]) -> set[str]:
@@ -141,7 +149,14 @@ def test_an_instrument_staff_mark_subscribed_is_streamed_within_a_second(call_op
     def mark(subscribed: bool) -> Callable[[], None]:
         def update() -> None:
             moments[f"marked {subscribed}"] = time.monotonic()
-            Instrument.objects.filter(symbol=CALL).update(subscribed=subscribed)
+            for _ in range(50):
+                try:
+                    Instrument.objects.filter(symbol=CALL).update(subscribed=subscribed)
+                    return
+                except OperationalError:
+                    # SQLite's in-memory test database shares one cache between threads, whose
+                    # table locks refuse a write at once while the follower reads (no wait).
+                    time.sleep(0.01)
 
         return update
 
