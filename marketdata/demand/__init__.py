@@ -313,7 +313,8 @@ def demand_read(
     `streaming` (symbols already streamed) keeps those first within their priority should
     the demand exceed the capacity. `previous` is returned as it is when nothing it was built
     from has changed (`streaming` aside: it only orders what was built): a feed polling
-    thousands of instruments then reads a few columns, not whole rows. Raises what the database or Redis raise; a feed keeps its current set then.
+    thousands of instruments then reads a few columns, not whole rows. Raises what the
+    database or Redis raise; a feed keeps its current set then.
     """
     now = time.time()
     wanted: dict[str, tuple[int, list[str | None]]] = {}  # symbol -> (priority, modes)
