@@ -40,19 +40,13 @@ each tick's latency, --profile PY_SPY samples run_feed with py-spy during each w
 
 import argparse
 import asyncio
-import contextlib
 import json
-import math
 import os
-import select
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,498 +61,21 @@ from bench.common import (  # noqa: E402 - needs BASE_DIR on the path
     setup_django,
     stop_on_sigterm,
 )
+from bench.latency.database import (  # noqa: E402
+    database_prepare,
+    options_create,
+    outage,
+    sample,
+    stored_count,
+    streamed,
+)
+from bench.latency.endpoints import Client, client_run, relay_run  # noqa: E402
+from bench.latency.processes import CpuMeter, Processes, Profiler, child_pid, poll  # noqa: E402
+from bench.latency.report import SendLog, figures, show, summary  # noqa: E402
 
 MANAGE = str(BASE_DIR / "manage.py")
 WARMUP_SECONDS = 1.0
 GRACE_SECONDS = 1.0  # the client keeps reading this long after the window, for ticks in flight
-START_TIMEOUT = 60.0
-SUBSCRIBE_CHUNK = 50  # symbols per subscribe message (the server's WS_MAX_MESSAGE_BYTES)
-TARGET_A_P99_MS = 10.0
-TARGET_A_RATIO = 5.0
-TARGET_B_P99_MS = 50.0
-
-
-# --- Figures ---------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest rank: the smallest value with at least q of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else math.nan
-
-
-class SendLog:
-    """When the peer wrote each frame: (token, exchange ms) -> time.time_ns(). The peer's
-    thread writes it; the bench reads it once the client is done."""
-
-    def __init__(self) -> None:
-        self.sent: dict[tuple[str, int], int] = {}
-
-    def record(self, token: str, exchange_ms: int, ns: int) -> None:
-        self.sent[(token, exchange_ms)] = ns
-
-    def clear(self) -> None:
-        self.sent = {}
-
-
-def figures(
-    log: SendLog, received: list[list[Any]], tokens: set[str], start_ns: int, end_ns: int
-) -> dict[str, Any]:
-    """Latencies of the ticks whose frames were sent in [start_ns, end_ns), and what is missing.
-
-    `received` holds the client's [token, exchange ms, arrival ns, seq, symbol, message
-    length] in arrival order.
-    """
-    sent = dict(log.sent)
-    expected = {key for key, ns in sent.items() if key[0] in tokens and start_ns <= ns < end_ns}
-    latencies: list[float] = []
-    series: list[tuple[int, float]] = []  # (sent ns, latency ms)
-    unmatched, seen = 0, set()
-    order_errors = seq_gaps = 0
-    last: dict[str, tuple[int, int]] = {}  # symbol -> (exchange ms, seq)
-    sizes = 0
-    for token, exchange_ms, arrived_ns, seq, symbol, size in received:
-        sizes += size
-        before = last.get(symbol)
-        if before is not None:
-            order_errors += exchange_ms <= before[0]
-            seq_gaps += seq != before[1] + 1
-        last[symbol] = (exchange_ms, seq)
-        key = (token, exchange_ms)
-        if key not in sent:
-            unmatched += 1
-        elif key in expected:
-            latencies.append((arrived_ns - sent[key]) / 1e6)
-            series.append((sent[key], latencies[-1]))
-            seen.add(key)
-    series.sort()
-    tenth = max(1, len(series) // 10)
-    first, last = [ms for _, ms in series[:tenth]], [ms for _, ms in series[-tenth:]]
-    return {
-        "p50": percentile(latencies, 0.50),
-        "p99": percentile(latencies, 0.99),
-        "max": max(latencies, default=math.nan),
-        "count": len(latencies),
-        "expected": len(expected),
-        "lost": len(expected - seen),
-        "unmatched": unmatched,
-        "order_errors": order_errors,
-        "seq_gaps": seq_gaps,
-        "message_bytes": sizes / len(received) if received else 0,
-        # A backlog shows as latency growing over the window.
-        "p50_first_tenth": percentile(first, 0.5),
-        "p50_last_tenth": percentile(last, 0.5),
-        "series": [(round((ns - start_ns) / 1e6, 3), round(ms, 3)) for ns, ms in series],
-    }
-
-
-def figures_line(name: str, f: dict[str, Any]) -> str:
-    line = (
-        f"  {name:<34} p50 {f['p50']:6.2f} ms  p99 {f['p99']:6.2f} ms  max {f['max']:7.2f} ms  "
-        f"({f['count']:,} ticks of ~{f['message_bytes']:.0f} B, lost {f['lost']})"
-    )
-    problems = [
-        f"{f[key]} {label}"
-        for key, label in (
-            ("unmatched", "unmatched"),
-            ("order_errors", "out of order"),
-            ("seq_gaps", "seq gaps"),
-        )
-        if f.get(key)
-    ]
-    return line + (f"  [{', '.join(problems)}]" if problems else "")
-
-
-# --- Processes -------------------------------------------------------------------------------
-
-
-class Processes:
-    """Every process this bench starts, each stopped by its own pid when done or on failure."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.running: list[tuple[subprocess.Popen[bytes], Path]] = []
-
-    def start(self, name: str, command: list[str], env: dict[str, str], **kwargs: Any):
-        log = self.logs / f"{name}.log"
-        with log.open("ab") as output:
-            process = subprocess.Popen(
-                command,
-                env=env,
-                cwd=BASE_DIR,
-                stderr=output,
-                stdout=kwargs.pop("stdout", output),
-                **kwargs,
-            )
-        self.running.append((process, log))
-        return process
-
-    def stop(self, process: subprocess.Popen[bytes], timeout: float = 30) -> int:
-        """SIGTERM (the feed stores what it holds), then SIGKILL if it does not exit in time."""
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-        self.running = [(p, log) for p, log in self.running if p is not process]
-        return process.returncode
-
-    def stop_all(self) -> None:
-        for process, _ in list(self.running):
-            self.stop(process, timeout=10)
-
-    def log_of(self, process: subprocess.Popen[bytes]) -> str:
-        for candidate, log in self.running:
-            if candidate is process:
-                return log.read_text(errors="replace")[-3000:]
-        return ""
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process, all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def child_pid(marker: str) -> int:
-    """The pid of this process's child whose command line holds `marker`."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            if parent == os.getpid() and marker in (stat.parent / "cmdline").read_text():
-                return int(stat.parent.name)
-    raise RuntimeError(f"no child process runs {marker}")
-
-
-class CpuMeter(threading.Thread):
-    """The CPU each process used over [start_ns, end_ns), as a percentage of one core."""
-
-    def __init__(self, pids: dict[str, int], start_ns: int, end_ns: int) -> None:
-        super().__init__(daemon=True)
-        self.pids, self.start_ns, self.end_ns = pids, start_ns, end_ns
-        self.percent: dict[str, float] = {}
-        self.start()
-
-    def run(self) -> None:
-        time.sleep(max(0.0, (self.start_ns - time.time_ns()) / 1e9))
-        first = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        time.sleep(max(0.0, (self.end_ns - time.time_ns()) / 1e9))
-        seconds = (self.end_ns - self.start_ns) / 1e9
-        with contextlib.suppress(OSError):
-            for name, pid in self.pids.items():
-                self.percent[name] = (cpu_seconds(pid) - first[name]) / seconds * 100
-
-
-PROJECT_PACKAGES = ("marketdata/", "trading_signals/", "signals/", "accounts/")
-IDLE_LEAVES = (
-    "_worker (concurrent/futures/thread.py",
-    "select (selectors.py",
-    "wait (threading.py",
-)
-
-
-class Profiler(threading.Thread):
-    """py-spy (--profile) on a process over [start_ns, end_ns): collapsed stacks per thread."""
-
-    def __init__(self, py_spy: str, pid: int, start_ns: int, end_ns: int, out: Path) -> None:
-        super().__init__(daemon=True)
-        self.command = [py_spy, "record", "-p", str(pid), "-r", "100", "-f", "raw", "--threads"]
-        self.command += ["-d", str(max(1, round((end_ns - start_ns) / 1e9))), "-o", str(out)]
-        self.start_ns, self.out = start_ns, out
-        self.start()
-
-    def run(self) -> None:
-        time.sleep(max(0.0, (self.start_ns - time.time_ns()) / 1e9))
-        subprocess.run(self.command, capture_output=True, check=False)
-
-    def summary(self, top: int = 6) -> str:
-        """Per thread: samples busy (not waiting for work), and where they went, each sample
-        given to the innermost function of our own code on its stack."""
-        busy: dict[str, int] = defaultdict(int)
-        ours: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        if not self.out.exists():
-            return "    (py-spy wrote no profile)"
-        for line in self.out.read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            thread, *frames = stack.split(";")
-            if not frames or frames[-1].startswith(IDLE_LEAVES):
-                continue
-            name = thread.split(": ")[-1].rstrip(")").split("_0")[0] if ": " in thread else thread
-            busy[name] += int(count)
-            mine = [f for f in frames if f.split("(", 1)[-1].startswith(PROJECT_PACKAGES)]
-            where = mine[-1].split(":")[0] + ")" if mine else "(libraries only)"
-            ours[name][where] += int(count)
-        lines = []
-        for name, samples in sorted(busy.items(), key=lambda item: -item[1]):
-            lines.append(f"    thread {name}: {samples} busy samples (100 a second)")
-            for where, n in sorted(ours[name].items(), key=lambda item: -item[1])[:top]:
-                lines.append(f"      {n:6d}  {where}")
-        return "\n".join(lines)
-
-
-def poll(check: Callable[[], Any], *, what: str, timeout: float = START_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise RuntimeError(f"Timed out waiting for {what}")
-
-
-# --- The client (a separate process) -------------------------------------------------------
-
-
-def _exchange_ms(iso: str) -> int:
-    moment = datetime.fromisoformat(iso)
-    return round(moment.timestamp() * 1000)
-
-
-async def client_run(url: str, symbols: list[str], seconds: float) -> None:
-    """Subscribe, say "ready <ns>", record every message for `seconds`, then print the ticks
-    as JSON [token, exchange ms, arrival ns, seq, symbol, length]. Decoding waits until the
-    end, so the receive loop does nothing but note the time."""
-    import websockets
-
-    async with websockets.connect(url, compression=None, max_queue=None, max_size=None) as ws:
-        for start in range(0, len(symbols), SUBSCRIBE_CHUNK):
-            chunk = symbols[start : start + SUBSCRIBE_CHUNK]
-            await ws.send(json.dumps({"action": "subscribe", "symbols": chunk}))
-        pending = math.ceil(len(symbols) / SUBSCRIBE_CHUNK)
-        arrivals: list[tuple[int, str]] = []
-        while pending:
-            text = await ws.recv()
-            kind = json.loads(text).get("type")
-            if kind == "error":
-                sys.exit(f"the server refused the subscription: {text}")
-            if kind == "snapshot":
-                pending -= 1
-            else:
-                arrivals.append((time.time_ns(), text))
-        print("ready", time.time_ns(), flush=True)
-
-        async def read() -> None:
-            async for message in ws:
-                arrivals.append((time.time_ns(), message))  # type: ignore[arg-type]
-
-        reader = asyncio.create_task(read())
-        await asyncio.sleep(seconds)
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
-    ticks = []
-    for arrived, text in arrivals:
-        message = json.loads(text)
-        if message.get("type") == "tick":
-            tick = message["tick"]
-            ms = _exchange_ms(tick["received_at"])
-            ticks.append([tick["token"], ms, arrived, message["seq"], tick["symbol"], len(text)])
-    print(json.dumps(ticks), flush=True)
-
-
-class Client:
-    """The client process: started, ready, then its ticks."""
-
-    def __init__(self, processes: Processes, url: str, symbols: list[str], seconds: float):
-        self.processes = processes
-        command = [sys.executable, __file__, "--client", url, ",".join(symbols), str(seconds)]
-        self.process = processes.start(
-            "client", command, env=dict(os.environ), stdout=subprocess.PIPE
-        )
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
-        line = self.process.stdout.readline().decode() if ready else ""
-        if not line.startswith("ready "):
-            raise RuntimeError(f"The client did not start:\n{processes.log_of(self.process)}")
-        self.ready_ns = int(line.split()[1])
-
-    def ticks(self) -> list[list[Any]]:
-        assert self.process.stdout is not None
-        out = self.process.stdout.read()
-        status = self.process.wait(60)
-        if status != 0:
-            raise RuntimeError(f"The client failed:\n{self.processes.log_of(self.process)}")
-        self.processes.stop(self.process)
-        return json.loads(out)
-
-
-# --- The bare relay (a separate process) -----------------------------------------------------
-
-QUOTE_LAYOUT = "<BB25sqqqqqqddqqqq"  # SmartAPI's QUOTE frame (docs/angel-one.md)
-
-
-async def relay_run(config_file: str, fd: int) -> None:
-    """Subscribe the instruments at the peer (1,000 tokens per connection), and forward each
-    frame of a token some client asked for as a JSON tick message of our shape."""
-    import socket
-    import struct
-    from http import HTTPStatus
-
-    import websockets
-    from websockets.asyncio.client import connect
-
-    config = json.loads(Path(config_file).read_text())
-    instruments: dict[str, list[Any]] = config["instruments"]  # token -> [symbol, exch, type]
-    token_of = {symbol: token for token, (symbol, _, _) in instruments.items()}
-    listeners: dict[str, set[Any]] = defaultdict(set)
-    seq: dict[str, int] = defaultdict(int)
-    quote = struct.Struct(QUOTE_LAYOUT)
-
-    async def serve_client(connection: Any) -> None:
-        joined: list[str] = []
-        try:
-            async for text in connection:
-                request = json.loads(text)
-                symbols = [s for s in request.get("symbols", []) if s in token_of]
-                for symbol in symbols:
-                    listeners[token_of[symbol]].add(connection)
-                    joined.append(token_of[symbol])
-                await connection.send(
-                    json.dumps({"type": "snapshot", "symbols": symbols, "ticks": []})
-                )
-        finally:
-            for token in joined:
-                listeners[token].discard(connection)
-
-    def health(connection: Any, request: Any) -> Any:
-        return connection.respond(HTTPStatus.OK, "ok\n") if request.path == "/health" else None
-
-    def forward(frame: bytes) -> None:
-        if len(frame) != quote.size:
-            return
-        (_, ex_type, raw, _, ms, ltp, _, _, volume, _, _, op, hi, lo, cl) = quote.unpack(frame)
-        token = raw.split(b"\0", 1)[0].decode()
-        clients = listeners.get(token)
-        if not clients:
-            return
-        symbol, exchange, _ = instruments[token]
-        seq[token] += 1
-        at = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()[:-6] + "Z"
-        ltpc, close = ltp / 100, cl / 100
-        tick = {
-            "symbol": symbol, "token": token, "exchange": exchange, "exchange_type": ex_type,
-            "ltpc": ltpc, "ch": round(ltpc - close, 2),
-            "chp": round((ltpc - close) / close * 100, 2) if close else None,
-            "open": op / 100, "high": hi / 100, "low": lo / 100, "close": close,
-            "volume": volume, "received_at": at, "source": "angelone", "data_quality": "GOOD",
-            "is_realtime": True, "depth": None,
-        }  # fmt: skip
-        message = {"type": "tick", "seq": seq[token], "tick": tick}
-        websockets.broadcast(clients, json.dumps(message, separators=(",", ":")))
-
-    async def upstream(index: int, tokens: list[str]) -> None:
-        async with connect(
-            config["ws_url"],
-            additional_headers=config["headers"],
-            ping_interval=None,
-            compression=None,  # as run_feed connects
-        ) as ws:
-            for start in range(0, len(tokens), 250):
-                by_type: dict[int, list[str]] = defaultdict(list)
-                for token in tokens[start : start + 250]:
-                    by_type[instruments[token][2]].append(token)
-                request = {
-                    "correlationID": f"relay{index}",
-                    "action": 1,
-                    "params": {
-                        "mode": 2,
-                        "tokenList": [{"exchangeType": t, "tokens": v} for t, v in by_type.items()],
-                    },
-                }
-                await ws.send(json.dumps(request))
-            async for frame in ws:
-                if isinstance(frame, bytes):
-                    forward(frame)
-
-    tokens = list(instruments)
-    shares = [tokens[start : start + 1000] for start in range(0, len(tokens), 1000)]
-    sock = socket.socket(fileno=fd)
-    async with websockets.serve(serve_client, sock=sock, process_request=health, compression=None):
-        await asyncio.gather(*(upstream(i, share) for i, share in enumerate(shares)))
-
-
-# --- Set-up ----------------------------------------------------------------------------------
-
-
-def database_prepare() -> str:
-    """A user (its access token is returned) and a whole-day special session for NSE and BSE
-    today and tomorrow (IST), so a run across midnight stays in session."""
-    from datetime import time as clock
-    from datetime import timedelta
-
-    from rest_framework_simplejwt.tokens import AccessToken
-
-    from accounts.models import User
-    from marketdata.market_calendar import ist_day
-    from marketdata.models import MarketSession
-
-    today = ist_day(datetime.now(tz=UTC))
-    for day in (today, today + timedelta(days=1)):
-        for exchange in ("NSE", "BSE"):
-            MarketSession.objects.update_or_create(
-                date=day,
-                exchange=exchange,
-                defaults={
-                    "kind": MarketSession.Kind.SPECIAL,
-                    "opens_at": clock(0, 0),
-                    "closes_at": clock(23, 59, 59),
-                    "note": "bench/latency: open all day",
-                },
-            )
-    user = User.objects.create_user("bench@example.com", "Bench-Password-1", name="Bench")
-    return str(AccessToken.for_user(user))
-
-
-def options_create(count: int) -> None:
-    """`count` NFO index options, subscribed: strikes either side of three underlyings."""
-    from datetime import timedelta
-
-    from marketdata.models import Instrument
-
-    expiry = datetime.now(tz=UTC).date() + timedelta(days=7)
-    stamp = expiry.strftime("%d%b%y").upper()
-    underlyings = [("NIFTY", 50, 22_000, 75), ("BANKNIFTY", 100, 48_000, 30), ("FINNIFTY", 50, 23_000, 65)]  # fmt: skip
-    rows = []
-    for n in range(count):
-        name, step, middle, lot = underlyings[n % 3]
-        strike = middle + (n // 6 - count // 12) * step
-        kind = "CE" if n // 3 % 2 == 0 else "PE"
-        rows.append(
-            Instrument(
-                token=str(40_000 + n),
-                symbol=f"{name}{stamp}{strike}{kind}",
-                name=name,
-                exchange="NFO",
-                exchange_type=2,
-                instrument_type="OPTIDX",
-                expiry=expiry,
-                strike=float(strike),
-                lot_size=lot,
-                subscribed=True,
-            )
-        )
-    Instrument.objects.bulk_create(rows)
-
-
-def streamed() -> dict[str, list[Any]]:
-    """token -> [symbol, exchange, exchange type] of every subscribed instrument, by symbol."""
-    from marketdata.models import Instrument
-
-    return {
-        i.token: [i.symbol, i.exchange, i.exchange_type]
-        for i in Instrument.objects.filter(subscribed=True).order_by("symbol")
-    }
-
-
-def stored_count() -> int:
-    from marketdata.models import MarketData
-
-    return MarketData.objects.count()
 
 
 # --- One backend's scenarios (a child process per backend) ---------------------------------
@@ -722,47 +239,6 @@ class Bench:
         return result
 
 
-def outage(proxy: Any, seconds: float, sends: SendLog) -> Callable[[int, int], dict[str, Any]]:
-    """Cut the database in the middle of the window for `seconds`; then time how long the
-    feed takes to store what it held."""
-
-    def during(start_ns: int, end_ns: int) -> dict[str, Any]:
-        from marketdata.feed.heartbeat import heartbeat_read
-
-        cut_at = (start_ns + end_ns) / 2e9 - seconds / 2
-        time.sleep(max(0.0, cut_at - time.time()))
-        proxy.cut()
-        try:
-            cut_ns = time.time_ns()
-            before = stored_count()  # this process reaches the database directly
-            time.sleep(seconds)
-            seen = (heartbeat_read() or {}).get("database")  # what the feed reports, at the end
-            stored_meanwhile = stored_count() - before
-        finally:  # also when the bench is stopped: the feed then stores what it holds, and exits
-            proxy.restore()
-        back_ns = time.time_ns()
-        # What was sent before the database returned must be stored soon after it returns.
-        held = sum(1 for ns in list(sends.sent.values()) if ns < back_ns)
-        started = time.monotonic()
-        poll(lambda: stored_count() >= held, what="the backlog stored", timeout=30)
-        return {
-            "cut_ns": cut_ns,
-            "back_ns": back_ns,
-            "feed_saw": seen,
-            "stored_during_outage": stored_meanwhile,
-            "held": held - before,
-            "caught_up_seconds": time.monotonic() - started,
-        }
-
-    return during
-
-
-def sample(symbols: list[str], size: int) -> list[str]:
-    """`size` symbols spread evenly over the list (so over the feed's three connections)."""
-    step = max(1, len(symbols) // size)
-    return symbols[::step][:size]
-
-
 def measure_backend(backend: str, args: argparse.Namespace) -> None:
     stop_on_sigterm()
     setup_django()
@@ -793,21 +269,21 @@ def measure_backend(backend: str, args: argparse.Namespace) -> None:
             with serving(env=bench.env, log=workdir / "server.log") as port:
                 if backend == "sqlite":
                     results["a"] = bench.ours(port, access, indices)
-                    _show("(a) 6 tokens x 10/s: ours", results["a"])
+                    show("(a) 6 tokens x 10/s: ours", results["a"])
                     results["a_bare"] = bench.bare(indices)
-                    _show("(a) 6 tokens x 10/s: bare relay", results["a_bare"])
+                    show("(a) 6 tokens x 10/s: bare relay", results["a_bare"])
                     options_create(3000 - len(indices))
                     bench.peer.tick_interval = 1.0
                     picked = sample(sorted(v[0] for v in streamed().values()), args.sample)
                     results["b"] = bench.ours(port, access, picked)
-                    _show(f"(b) 3,000 tokens x 1/s: ours ({len(picked)} watched)", results["b"])
+                    show(f"(b) 3,000 tokens x 1/s: ours ({len(picked)} watched)", results["b"])
                     results["b_bare"] = bench.bare(picked)
-                    _show("(b) 3,000 tokens x 1/s: bare relay", results["b_bare"])
+                    show("(b) 3,000 tokens x 1/s: bare relay", results["b_bare"])
                 else:
                     assert proxy is not None
                     during = outage(proxy, args.outage, bench.sends)
                     results["c"] = bench.ours(port, access, indices, during)
-                    _show(f"(c) as (a), {args.outage:g} s database outage", results["c"])
+                    show(f"(c) as (a), {args.outage:g} s database outage", results["c"])
         except Exception:
             for log in sorted(workdir.glob("*.log")):
                 print(f"--- {log.name} (last lines) ---\n{log.read_text(errors='replace')[-2500:]}")
@@ -831,96 +307,6 @@ def _others_disconnect() -> None:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-
-
-def _show(name: str, result: dict[str, Any]) -> None:
-    print(figures_line(name, result), flush=True)
-    cpu = ", ".join(f"{name} {percent:.0f}%" for name, percent in result["cpu"].items())
-    print(f"    CPU (% of one core): {cpu}", flush=True)
-    first, last = result["p50_first_tenth"], result["p50_last_tenth"]
-    if last > 2 * first + 5:
-        print(f"    a growing backlog: p50 {first:.1f} ms for the first tenth of the ticks received, {last:.1f} ms for the last")  # fmt: skip
-    if "outage" in result:
-        print(figures_line("    sent during the outage", result["outage"]), flush=True)
-    if "stored" in result:
-        counted = ", ".join(f"{key} {value}" for key, value in result["feed"].items())
-        print(
-            f"    stored {result['stored']:,} of {result['frames_sent']:,} frames sent "
-            f"(the feed's last heartbeat: {counted})",
-            flush=True,
-        )
-    if "caught_up_seconds" in result:
-        print(
-            f"    during the outage the feed's heartbeat said database={result['feed_saw']} and "
-            f"{result['stored_during_outage']} rows were stored; the {result['held']} ticks held "
-            f"were stored {result['caught_up_seconds']:.1f} s after the database returned",
-            flush=True,
-        )
-
-
-# --- The summary (the parent process) --------------------------------------------------------
-
-
-def worst(runs: list[dict[str, Any]], scenario: str, *path: str) -> float:
-    values = []
-    for run in runs:
-        value: Any = run[scenario]
-        for key in path:
-            value = value[key]
-        values.append(value)
-    return max(values)
-
-
-def verdict(value: float, target: float, unit: str) -> str:
-    if value <= target:
-        return f"meets (target <= {target:g}{unit})"
-    return f"MISSES by {value - target:.1f}{unit} ({value / target:.1f}x; target <= {target:g}{unit})"  # fmt: skip
-
-
-def summary(runs: list[dict[str, Any]]) -> None:
-    n = len(runs)
-    print(f"\nSummary, worst of {n} run{'s' * (n > 1)} for each figure:")
-    rows = [
-        ("a", (), "(a) 6 tokens x 10/s, SQLite"),
-        ("a_bare", (), "    bare relay"),
-        ("b", (), "(b) 3,000 tokens x 1/s, SQLite"),
-        ("b_bare", (), "    bare relay"),
-        ("c", (), "(c) as (a), PostgreSQL, outage"),
-        ("c", ("outage",), "    sent during the outage"),
-    ]
-    for key, path, label in rows:
-        if key in runs[0]:
-            line = "  ".join(
-                f"{name} {worst(runs, key, *path, name):6.2f} ms" for name in ("p50", "p99", "max")
-            )
-            print(f"  {label:<32} {line}  lost {worst(runs, key, *path, 'lost')}")
-    foreign = sum(
-        run[key].get("unmatched", 0) for run in runs for key in ("a", "b", "c") if key in run
-    )
-    if foreign:
-        print(
-            f"  WARNING: {foreign} ticks arrived that this bench's peer never sent: another "
-            "process publishes on this Redis database (REDIS_URL); these figures are not "
-            "reliable. Use a database of your own."
-        )
-    print("Targets:")
-    if "a" in runs[0]:
-        p99 = worst(runs, "a", "p99")
-        print(f"  (a) p99 {p99:.2f} ms: {verdict(p99, TARGET_A_P99_MS, ' ms')}")
-        ratio = max(run["a"]["p99"] / run["a_bare"]["p99"] for run in runs)
-        print(f"  (a) p99 / the bare relay's p99 (same run) {ratio:.2f}x: {verdict(ratio, TARGET_A_RATIO, 'x')}")  # fmt: skip
-        p99 = worst(runs, "b", "p99")
-        print(f"  (b) p99 {p99:.2f} ms: {verdict(p99, TARGET_B_P99_MS, ' ms')}")
-    if "c" in runs[0]:
-        p99 = worst(runs, "c", "p99")
-        print(f"  (c) p99 {p99:.2f} ms: {verdict(p99, TARGET_A_P99_MS, ' ms')}")
-        missing = max(run["c"]["frames_sent"] - run["c"]["stored"] for run in runs)
-        lost = worst(runs, "c", "outage", "lost")
-        print(
-            "  (c) every frame sent was stored, and no tick missed the live push during the outage"
-            if missing == 0 and lost == 0
-            else f"  (c) MISSES: {missing} frames not stored, {lost} ticks not pushed in the outage"
         )
 
 
