@@ -53,7 +53,7 @@ test-mongodb: install ## The suite on MongoDB when MONGODB_URL is set (docs/mong
 	@if docker compose version >/dev/null 2>&1; then \
 		docker compose -f deploy/compose.yaml config --quiet && echo "deploy/compose.yaml: valid"; \
 	else \
-		echo "deploy/compose.yaml not checked: the docker compose plugin is not installed."; \
+		echo "deploy/compose.yaml not checked by docker compose config: the docker compose plugin is not installed (trading_signals/tests/test_deploy.py read it in the suite)."; \
 	fi
 
 lint: install ## ruff, mypy, the import contracts and cycles, and both migration sets up to date

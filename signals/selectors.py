@@ -7,14 +7,15 @@ from typing import Any
 from django.db.models import (
     Avg,
     Case,
-    Count,
     DurationField,
     ExpressionWrapper,
     F,
     FloatField,
+    IntegerField,
     Q,
     QuerySet,
     Sum,
+    Value,
     When,
 )
 
@@ -71,6 +72,10 @@ POINTS = Case(
     default=F("exit_price") - F("entry_price"),
     output_field=FloatField(),
 )
+# Sums of ones, not Count(): the same numbers, but django-mongodb-backend compiles Count() to
+# a `$type` null test that mongomock lacks, and these figures are checked on it (issue 15).
+ONE = Value(1, output_field=IntegerField())
+WIN = Case(When(result_points__gt=0, then=ONE), default=Value(0), output_field=IntegerField())
 HOLDING = ExpressionWrapper(F("closed_at") - F("created_at"), output_field=DurationField())
 
 
@@ -108,8 +113,8 @@ def _grouped(closed: QuerySet[Signal], key: str) -> list[dict[str, Any]]:
     rows = (
         closed.values(key)
         .annotate(
-            count=Count("id"),
-            wins=Count("id", filter=Q(result_points__gt=0)),
+            count=Sum(ONE),
+            wins=Sum(WIN),
             average_points=Avg("result_points"),
             total_points=Sum("result_points"),
             average_holding=Avg("holding"),

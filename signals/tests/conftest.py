@@ -1,7 +1,7 @@
 """Fixtures of the signals tests: signals made through the services, a history of closed ones
 (for performance), and the time now."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -11,10 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from signals import services
 from signals.models import Signal
-from signals.tests.helpers import sell_data, signal_data
-
-# The history's day: the signals it closes were published at 09:30 IST on it.
-HISTORY_DAY = datetime(2025, 3, 3, 4, 0, tzinfo=UTC)
+from signals.tests.helpers import history_make, signal_data
 
 
 @pytest.fixture
@@ -48,24 +45,8 @@ def now() -> datetime:
     return timezone.now()
 
 
-def _closed(
-    author: User, data: dict, exit_price: float, held: timedelta, at: datetime = HISTORY_DAY
-) -> Signal:
-    signal = services.signal_create(author=author, data=data)
-    services.signal_close(signal=signal, exit_price=exit_price)
-    Signal.objects.filter(pk=signal.pk).update(created_at=at, closed_at=at + held)
-    return signal
-
-
 @pytest.fixture
 def history(staff_user: User) -> tuple[User, User]:
     """Signals of two authors closed on HISTORY_DAY (and one 30 days before), one cancelled and
     one still active; the authors (the desk, an analyst)."""
-    other = User.objects.create_user("analyst@example.com", "x", name="Analyst", is_staff=True)
-    _closed(staff_user, signal_data(), 150.0, timedelta(hours=1))  # +30
-    _closed(staff_user, signal_data(), 100.0, timedelta(hours=3))  # -20
-    _closed(other, sell_data(), 90.0, timedelta(minutes=30))  # SELL: +30
-    _closed(other, sell_data(), 95.0, timedelta(hours=1), at=HISTORY_DAY - timedelta(days=30))
-    services.signal_cancel(signal=services.signal_create(author=other, data=sell_data()))
-    services.signal_create(author=staff_user, data=signal_data())  # still active
-    return staff_user, other
+    return staff_user, history_make(desk=staff_user)

@@ -3,8 +3,10 @@ MONGODB_URL at import):
 
     MONGODB_URL=mongodb://127.0.0.1:1/ python -m signals.tests.mongodb.mongomock_probe OUT.json
 
-Applies the MongoDB migration set with the backend's own schema editor, then drives the tick
-insert and the signal performance figures through the ORM. OUT.json reports each step:
+Applies the MongoDB migration set with the backend's own schema editor (and the post-migrate
+content types and permissions), then drives `tick_ingest`, and the signals tests' history
+made through the services and its performance figures, through the ORM. OUT.json reports
+each step:
 {"ok": ...} or {"skipped": reason} when mongomock lacks what the step needs.
 """
 
@@ -18,8 +20,11 @@ from typing import Any
 
 import django
 import mongomock
+from mongomock import aggregate
 
-NOW = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
+NOW = datetime(2025, 3, 3, 4, 0, tzinfo=UTC)  # 09:30 IST, in a regular session
+# Closing times around the signals tests' HISTORY_DAY (2025-03-03), both bounds applied.
+PERFORMANCE_RANGE = (datetime(2025, 3, 2, tzinfo=UTC), datetime(2025, 3, 4, tzinfo=UTC))
 CLIENT = mongomock.MongoClient()  # naive dates, as pymongo's default that the backend expects
 
 
@@ -36,15 +41,33 @@ def _install() -> None:
             self.connection.database.list_collection_names()
         )
     )
+    # Two stages the backend emits that mongomock 4.3 lacks, each taught as the equivalent
+    # MongoDB documents, which mongomock has; the queries themselves are not rewritten.
+    aggregate._PIPELINE_HANDLERS["$unset"] = _unset_stage
+    aggregate._PIPELINE_HANDLERS["$lookup"] = _lookup_stage
+
+
+def _unset_stage(documents: list[Any], database: Any, fields: str | list[str]) -> Any:
+    """Grouped queries end with {"$unset": "_id"}: an alias of an exclusion $project."""
+    names = [fields] if isinstance(fields, str) else fields
+    return aggregate._handle_project_stage(documents, database, dict.fromkeys(names, 0))
+
+
+def _lookup_stage(documents: list[Any], database: Any, options: dict[str, Any]) -> Any:
+    """select_related joins with localField/foreignField and `"pipeline": []`: an empty
+    pipeline leaves the matched documents as they are, the plain equality lookup. Any other
+    pipeline still raises mongomock's NotImplementedError."""
+    if options.get("pipeline") == []:
+        options = {key: value for key, value in options.items() if key != "pipeline"}
+    return _LOOKUP(documents, database, options)
+
+
+_LOOKUP = aggregate._handle_lookup_stage
 
 
 def _migrate() -> dict[str, Any]:
     from django.core.management import call_command
-    from django.db.models.signals import post_migrate
 
-    # post_migrate's permission and content type sync reads with $lookup + pipeline, which
-    # mongomock 4.3 lacks; the migrations themselves run whole.
-    post_migrate.receivers = []
     call_command("migrate", verbosity=0)
     database = CLIENT["trading_signals"]
     return {
@@ -58,25 +81,24 @@ def _migrate() -> dict[str, Any]:
 
 
 def _ticks() -> dict[str, Any]:
-    from marketdata import storage, tick_queries
+    from marketdata import tick_queries
+    from marketdata.services import tick_ingest
     from marketdata.ticks import Tick
 
-    def tick(second: int) -> Tick:
+    def tick(second: int) -> Tick:  # NIFTY's index token, seeded by the migration set
         at = NOW + timedelta(seconds=second)
-        return Tick(
-            token="99926000", symbol="NIFTY", ltpc=23500.0 + second, received_at=at, exchange="NSE"
-        )
+        return Tick(token="99926000", symbol="NIFTY", ltpc=23500.0 + second, received_at=at)
 
-    first = [tick(s) for s in range(5)]
-    instruments = {"99926000": None}  # an index: no instrument columns
-    stored = storage.ticks_insert_new(ticks=first, instruments=instruments)  # type: ignore[arg-type]
-    again = [tick(s) for s in (3, 4, 5, 6)]
-    new = storage.ticks_insert_new(ticks=again, instruments=instruments)  # type: ignore[arg-type]
+    first = tick_ingest(ticks=[tick(s) for s in range(5)])
+    # Seconds 3 and 4 are stored already, and 5 comes twice in the batch.
+    again = tick_ingest(ticks=[tick(s) for s in (3, 4, 5, 5, 6)])
     latest = tick_queries.ticks_latest(symbols=["NIFTY"])
     return {
-        "stored": len(stored),
-        "new_of_second_batch": [t.received_at.isoformat() for t in new],
-        # Not MarketData.objects.count(): the backend compiles Count() with $type (below).
+        "stored": len(first.stored),
+        "new_of_second_batch": [t.received_at.isoformat() for t in again.stored],
+        "duplicates_of_second_batch": again.duplicates,
+        # Not MarketData.objects.count(): the backend compiles Count() with `$type`, which
+        # mongomock 4.3 lacks ("Unrecognized expression '$type'").
         "count": CLIENT["trading_signals"]["market_data"].count_documents({}),
         "latest": [(t.symbol, t.received_at.isoformat(), t.ltpc) for t in latest],
     }
@@ -84,37 +106,14 @@ def _ticks() -> dict[str, Any]:
 
 def _performance() -> dict[str, Any]:
     from accounts.models import User
-    from signals.models import Signal
     from signals.selectors import signal_performance
+    from signals.tests.helpers import history_make
 
-    author = User.objects.create_user("desk@example.com", "x", name="Desk", is_staff=True)
-    common = {
-        "user": author,
-        "symbol": "NIFTY25MAR23500CE",
-        "underlying": "NIFTY",
-        "option_type": "CE",
-        "quantity": 75,
-        "confidence": 70,
-        "status": "COMPLETED",
-        "outcome": "MANUAL",
-    }
-    for kind, entry, stop, target, exit_price, held in (
-        ("BUY", 120.0, 100.0, 160.0, 150.0, timedelta(hours=1)),  # +30
-        ("BUY", 120.0, 100.0, 160.0, 100.0, timedelta(hours=3)),  # -20
-        ("SELL", 120.0, 140.0, 80.0, 90.0, timedelta(minutes=30)),  # +30
-    ):
-        signal = Signal.objects.create(
-            signal_type=kind,
-            entry_price=entry,
-            stop_loss=stop,
-            target_price=target,
-            exit_price=exit_price,
-            closed_at=NOW + held,
-            **common,
-        )
-        Signal.objects.filter(pk=signal.pk).update(created_at=NOW, closed_at=NOW + held)
-    figures = signal_performance(start=NOW - timedelta(days=1), end=None)
-    return json.loads(json.dumps(figures["by_underlying"], default=str))
+    desk = User.objects.create_user("desk@example.com", "x", name="Desk", is_staff=True)
+    history_make(desk=desk)
+    start, end = PERFORMANCE_RANGE
+    figures = signal_performance(start=start, end=end)
+    return json.loads(json.dumps(figures, default=str))
 
 
 def main(out: str) -> int:

@@ -1,6 +1,8 @@
 """Django on MongoDB with mongomock as the server (issue 15): the MongoDB migration set applied
-by the backend's schema editor creates the seed's indexes, the tick insert goes through the
-backend's field conversion, and what mongomock cannot run is skipped with its reason.
+by the backend's schema editor creates the seed's indexes, `tick_ingest` stores through the
+backend's field conversion and counts duplicates, the signals history made through the
+services gives the same performance figures as on SQL, and what mongomock cannot run is
+skipped with its reason.
 
 `mongomock_probe` runs in its own process, since the settings pick the backend at import.
 """
@@ -13,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from signals.selectors import signal_performance
+from signals.tests.mongodb.mongomock_probe import PERFORMANCE_RANGE
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -60,21 +65,37 @@ def test_the_migration_set_creates_the_seeds_indexes(probe):
     assert indexes["instruments"]["exchange_1_token_1"]["unique"] is True
 
 
-def test_tick_insert_through_the_backend_stores_each_moment_once(probe):
+def test_tick_ingest_on_mongodb_stores_each_moment_once_and_counts_duplicates(probe):
     ticks = _step(probe, "ticks")
 
     assert ticks["stored"] == 5
-    # The second batch repeated seconds 3 and 4: only 5 and 6 were new.
+    # The second batch repeated seconds 3 and 4 (stored: the migration's unique index refused
+    # them) and gave 5 twice: only 5 and 6 were new.
     assert ticks["new_of_second_batch"] == [
-        "2025-03-03T10:00:05+00:00",
-        "2025-03-03T10:00:06+00:00",
+        "2025-03-03T04:00:05+00:00",
+        "2025-03-03T04:00:06+00:00",
     ]
+    assert ticks["duplicates_of_second_batch"] == 3
     assert ticks["count"] == 7
-    assert ticks["latest"] == [["NIFTY", "2025-03-03T10:00:06+00:00", 23506.0]]
+    assert ticks["latest"] == [["NIFTY", "2025-03-03T04:00:06+00:00", 23506.0]]
 
 
-def test_signal_performance_runs_the_compiled_aggregation(probe):
-    by_underlying = {row["underlying"]: row for row in _step(probe, "performance")}
+def _without_author_ids(figures: dict[str, Any]) -> dict[str, Any]:
+    """Authors' ids are ObjectIds on MongoDB and integers on SQL; their names are compared."""
+    by_author = [{k: v for k, v in row.items() if k != "user_id"} for row in figures["by_author"]]
+    return {**figures, "by_author": by_author}
 
-    nifty = by_underlying["NIFTY"]
-    assert (nifty["count"], nifty["wins"], nifty["total_points"]) == (3, 2, 40.0)
+
+@pytest.mark.django_db
+def test_signal_performance_on_mongodb_gives_what_sql_gives(probe, history):
+    """The probe stored this very history through the services, on MongoDB (mongomock)."""
+    on_mongodb = _step(probe, "performance")
+    start, end = PERFORMANCE_RANGE
+    on_sql = json.loads(json.dumps(signal_performance(start=start, end=end), default=str))
+
+    assert _without_author_ids(on_mongodb) == _without_author_ids(on_sql)
+    # Figures, not two empty lists: the desk's NIFTY calls (+30, -20), the analyst's SELL (+30).
+    assert [
+        (row["underlying"], row["count"], row["wins"], row["total_points"])
+        for row in on_mongodb["by_underlying"]
+    ] == [("BANKNIFTY", 1, 1, 30.0), ("NIFTY", 2, 1, 10.0)]
