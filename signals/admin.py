@@ -1,4 +1,5 @@
-"""Django admin for signals: the rules of signals.services shown as form errors, bulk cancel and close."""
+"""Django admin for signals: the option picked from the instrument master (autocomplete), the
+rules of signals.rules shown as form errors, bulk cancel and close."""
 
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -10,7 +11,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from accounts.models import User
-from signals import selectors, services
+from signals import rules, selectors, services
+from signals.contracts import CONTRACT_FIELDS
 from signals.models import Signal, Status
 from trading_signals.errors import ApplicationError
 
@@ -28,39 +30,78 @@ class SignalForm(forms.ModelForm):
         model = Signal
         fields = "__all__"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        option = self.fields.get("instrument")  # on the add form only: the option is then fixed
+        if option is not None:
+            option.required = True
+            option.help_text = (
+                "Type to search the master's live option contracts on the six indices."
+            )
+
+    def _field_of(self, field: str) -> str | None:
+        """The form field to show a rule's reason on: the option's fields come from the
+        instrument the form picked."""
+        if field in self.fields:
+            return field
+        if field in CONTRACT_FIELDS and "instrument" in self.fields:
+            return "instrument"
+        return None
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data  # what ModelForm.clean returns (its stub allows None)
         signal = self.instance if self.instance.pk else None
         try:
-            services.signal_clean(signal=signal, data=cleaned)
+            rules.signal_clean(signal=signal, data=cleaned)
         except ApplicationError as error:
             for field, reasons in error.errors.items():
-                if field in self.errors:
+                shown_on = self._field_of(field)
+                if shown_on in self.errors:
                     continue  # the form already said why this field is unusable
                 for reason in reasons:
-                    self.add_error(field if field in self.fields else None, reason)
+                    self.add_error(shown_on, reason)
         return cleaned
 
     def _get_validation_exclusions(self) -> set[str]:
         # clean() ran every rule through the services, which also fill in what the model's
-        # own checks would miss (the underlying read from the symbol): don't repeat them.
+        # own checks would miss (the option's values, copied from the master): don't repeat them.
         return {field.name for field in self.instance._meta.fields}
 
 
-ADD_FIELDSETS = [
-    ("Option", {"fields": ["symbol", "underlying", "option_type", "strike", "expiry"]}),
+# What the instrument master fills in: shown, never typed.
+MASTER_FIELDS = ["instrument", *CONTRACT_FIELDS, "token", "exchange", "lot_size"]
+TRADE_FIELDSETS = [
     (
         "Trade",
         {"fields": ["signal_type", "entry_price", "target_price", "stop_loss", "quantity"]},
     ),
     (None, {"fields": ["confidence", "notes"]}),
 ]
+ADD_FIELDSETS = [("Option", {"fields": ["instrument"]}), *TRADE_FIELDSETS]
 CHANGE_FIELDSETS = [
-    *ADD_FIELDSETS,
+    ("Option", {"fields": MASTER_FIELDS}),
+    *TRADE_FIELDSETS,
     ("Status", {"fields": ["status", "exit_price", "outcome", "closed_at"]}),
     ("Record", {"fields": ["user", "created_at", "updated_at"]}),
 ]
+
+
+class InstrumentMatchedFilter(admin.SimpleListFilter):
+    """Signals migrated from before the master that matched no contract (no token, no lot size)."""
+
+    title = "instrument master"
+    parameter_name = "instrument_matched"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Matched a contract"), ("no", "Matched nothing (migrated)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Signal]) -> QuerySet[Signal]:
+        if self.value() == "yes":
+            return queryset.exclude(token="")
+        if self.value() == "no":
+            return queryset.filter(token="")
+        return queryset
 
 
 @admin.register(Signal)
@@ -74,21 +115,30 @@ class SignalAdmin(admin.ModelAdmin):
         "entry_price",
         "target_price",
         "stop_loss",
+        "quantity",
+        "lot_size",
         "status_badge",
         "outcome",
         "exit_price",
         "user",
         "created_at",
     ]
-    list_filter = ["status", "signal_type", "option_type", "underlying", "outcome"]
-    search_fields = ["symbol", "notes", "user__email", "user__name"]
-    readonly_fields = ["user", "outcome", "closed_at", "created_at", "updated_at"]
+    list_filter = [
+        "status", "signal_type", "option_type", "underlying", "outcome", InstrumentMatchedFilter,
+    ]  # fmt: skip
+    search_fields = ["symbol", "=token", "notes", "user__email", "user__name"]
+    autocomplete_fields = ["instrument"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     actions = ["cancel_selected", "close_selected_at_latest_price"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Signal | None = None) -> list:
         return CHANGE_FIELDSETS if obj else ADD_FIELDSETS
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Signal | None = None) -> list[str]:
+        record = ["user", "outcome", "closed_at", "created_at", "updated_at"]
+        # A published signal's option never changes: cancel it and publish another.
+        return [*MASTER_FIELDS, *record] if obj else record
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Signal) -> str:

@@ -11,7 +11,8 @@ class SignalsConfig(AppConfig):
     def ready(self) -> None:
         from marketdata.demand import demand_provider_register
         from marketdata.feed.hooks import after_store_register
-        from signals.services import signal_options_demanded, signal_outcomes_check
+        from signals.selectors import signal_options_demanded
+        from signals.services import signal_outcomes_check
 
         after_store_register(signal_outcomes_check)
         demand_provider_register(signal_options_demanded)

@@ -1,16 +1,39 @@
 """The signal model and its choices; SQL stores also enforce its rules with check constraints."""
 
+from datetime import date, datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
-from marketdata.market_calendar import INDICES
+from marketdata.market_calendar import INDICES, IST, REGULAR_CLOSE
 
 # The six streamed indices, from the one table that seeds them.
 # (django-stubs types only the class syntax of TextChoices, not Enum's functional API.)
 Underlying: type[models.TextChoices] = models.TextChoices(  # type: ignore[call-overload]
     "Underlying", [(symbol, (symbol, name)) for _token, symbol, name, _exchange, _type in INDICES]
 )
+
+
+# Angel One's instrument types of option contracts (index and stock options).
+OPTION_INSTRUMENT_TYPES = ("OPTIDX", "OPTSTK")
+
+
+def expiry_first_live(now: datetime) -> date:
+    """The earliest expiry still trading at `now`: an option expires at 15:30 IST that day."""
+    local = now.astimezone(IST)
+    return local.date() if local.time() < REGULAR_CLOSE else local.date() + timedelta(days=1)
+
+
+def option_contracts_live(*, now: datetime | None = None) -> Q:
+    """The master's option contracts on the six indices that have not expired: what a signal
+    may be published on (the admin's autocomplete and form offer only these)."""
+    return Q(
+        instrument_type__in=OPTION_INSTRUMENT_TYPES,
+        name__in=Underlying.values,
+        expiry__gte=expiry_first_live(now or timezone.now()),
+    )
 
 
 class OptionType(models.TextChoices):
@@ -58,6 +81,14 @@ CONSTRAINTS: list[models.BaseConstraint] = [
         name="signals_sell_levels",
     ),
     models.CheckConstraint(condition=Q(quantity__gt=0), name="signals_quantity_positive"),
+    # The master's copies come together: all of them (the signal was tied to a contract, which
+    # the master may have retired since), or none (it matched no contract when migrated).
+    models.CheckConstraint(
+        condition=Q(token="", exchange="", lot_size__isnull=True)
+        # (NULL > 0 is unknown, which a check constraint lets through: hence isnull.)
+        | (~Q(token="") & ~Q(exchange="") & Q(lot_size__isnull=False, lot_size__gt=0)),
+        name="signals_master_copies",
+    ),
     models.CheckConstraint(
         condition=Q(confidence__gte=0, confidence__lte=100), name="signals_confidence_range"
     ),
@@ -86,7 +117,25 @@ class Signal(models.Model):
         related_name="signals",
         db_index=False,  # covered by the seed's user_id_1 index below
     )
+    instrument = models.ForeignKey(
+        "marketdata.Instrument",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="signals",
+        limit_choices_to=option_contracts_live,
+        help_text="The option contract in the instrument master; empty once the master retires it.",
+    )
     symbol = models.CharField(max_length=64, help_text="The option's trading symbol.")
+    token = models.CharField(
+        max_length=32, blank=True, help_text="The contract's token, copied from the master."
+    )
+    exchange = models.CharField(
+        max_length=16, blank=True, help_text="The contract's exchange (NFO, BFO), from the master."
+    )
+    lot_size = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Units in one lot, copied from the master."
+    )
     underlying = models.CharField(
         max_length=16,
         choices=Underlying.choices,
@@ -98,7 +147,9 @@ class Signal(models.Model):
     entry_price = models.FloatField()
     target_price = models.FloatField()
     stop_loss = models.FloatField()
-    quantity = models.PositiveIntegerField()
+    quantity = models.PositiveIntegerField(
+        help_text="In lots: the trade is quantity x lot_size units of the option."
+    )
     confidence = models.PositiveSmallIntegerField(help_text="0-100")
     status = models.CharField(max_length=9, choices=Status.choices, default=Status.ACTIVE)
     notes = models.TextField(blank=True, default="")
@@ -125,6 +176,11 @@ class Signal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.signal_type} {self.symbol} @ {self.entry_price}"
+
+    @property
+    def instrument_matched(self) -> bool:
+        """Whether the signal was tied to a master contract (false: migrated, matched nothing)."""
+        return bool(self.token)
 
     @property
     def points(self) -> float | None:

@@ -8,9 +8,12 @@ from trading_signals.wire import key_render, optional_date_iso, optional_utc_iso
 SIGNAL_FIELDS = (
     "id", "user_id", "author_name", "symbol", "underlying", "option_type", "signal_type",
     "entry_price", "target_price", "stop_loss", "quantity", "confidence", "status", "notes",
-    "strike", "expiry", "outcome", "exit_price", "points", "closed_at", "created_at", "updated_at",
+    "strike", "expiry", "token", "exchange", "lot_size", "instrument_matched", "outcome",
+    "exit_price", "points", "closed_at", "created_at", "updated_at",
 )  # fmt: skip
-_TEXT = ("symbol", "underlying", "option_type", "signal_type", "status", "notes")
+_TEXT = (
+    "symbol", "underlying", "option_type", "signal_type", "status", "notes", "token", "exchange",
+)  # fmt: skip
 _PRICES = ("entry_price", "target_price", "stop_loss", "strike", "exit_price", "points")
 
 
@@ -28,6 +31,8 @@ def signal_render(signal: Signal) -> dict[str, Any]:
     row.update({name: _price(getattr(signal, name)) for name in _PRICES})
     row.update(
         quantity=signal.quantity,
+        lot_size=signal.lot_size,
+        instrument_matched=signal.instrument_matched,
         confidence=signal.confidence,
         expiry=optional_date_iso(signal.expiry),
         outcome=signal.outcome,

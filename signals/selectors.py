@@ -20,6 +20,7 @@ from django.db.models import (
 )
 
 from accounts.models import User
+from marketdata.models import Instrument
 from marketdata.selectors import latest_ticks
 from signals.models import Signal, SignalType, Status, Underlying
 
@@ -51,6 +52,20 @@ def signals_active_for(*, symbols: Iterable[str]) -> list[Signal]:
     return [
         signal for signal in Signal.objects.filter(status=Status.ACTIVE) if signal.symbol in wanted
     ]
+
+
+def signal_options_demanded() -> list[str]:
+    """The option contracts of ACTIVE signals, by their symbols in the master: the feed streams
+    them (a demand provider, registered in apps.py). A signal whose contract the master has
+    retired, or that matched none, asks for nothing."""
+    contracts = set(
+        Signal.objects.filter(status=Status.ACTIVE, instrument__isnull=False).values_list(
+            "instrument_id", flat=True
+        )
+    )
+    if not contracts:
+        return []
+    return sorted(set(Instrument.objects.filter(pk__in=contracts).values_list("symbol", flat=True)))
 
 
 def signals_active_expired(*, cutoff: Mapping[str, date]) -> list[Signal]:

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from signals.models import Signal
 from signals.render import SIGNAL_FIELDS, signal_render
-from signals.services import NOTES_MAX_LENGTH
+from signals.rules import NOTES_MAX_LENGTH
 from trading_signals.api.serializers import FromToSerializer, IdField
 
 
@@ -17,6 +17,13 @@ class SignalOutputSerializer(serializers.ModelSerializer):
     user_id = IdField()
     author_name = serializers.CharField(source="user.name", read_only=True)
     points = serializers.FloatField(read_only=True, allow_null=True)
+    instrument_matched = serializers.BooleanField(
+        read_only=True,
+        help_text=(
+            "False for a signal published before signals were tied to the instrument master "
+            "whose symbol matched no contract: its token, exchange and lot_size are empty."
+        ),
+    )
 
     class Meta:
         model = Signal
@@ -28,22 +35,39 @@ class SignalOutputSerializer(serializers.ModelSerializer):
 
 
 class SignalInputSerializer(serializers.Serializer):
-    """Types only: the rules themselves live in signals.services, shared with the admin."""
+    """Types only: the rules themselves live in signals.rules, shared with the admin.
 
-    symbol = serializers.CharField(max_length=64)
-    underlying = serializers.CharField(max_length=16, required=False, allow_blank=True)
-    option_type = serializers.CharField(max_length=2, help_text="PE or CE")
+    The option is named by `symbol`, or by `underlying`, `expiry`, `strike` and `option_type`;
+    it must be a live option contract of the instrument master, which supplies the rest.
+    """
+
+    symbol = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="The option's trading symbol in the instrument master, e.g. NIFTY30DEC2624000CE.",
+    )
+    underlying = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        help_text="With expiry, strike, option_type",
+    )
+    option_type = serializers.CharField(max_length=2, required=False, help_text="PE or CE")
+    strike = serializers.FloatField(required=False, allow_null=True, help_text="In rupees")
+    expiry = serializers.DateField(
+        required=False, allow_null=True, help_text="The contract expires at 15:30 IST that day."
+    )
     signal_type = serializers.CharField(max_length=4, help_text="BUY or SELL")
     entry_price = serializers.FloatField()
     target_price = serializers.FloatField()
     stop_loss = serializers.FloatField()
-    quantity = serializers.IntegerField()
+    quantity = serializers.IntegerField(
+        help_text="In lots: the trade is quantity x the contract's lot_size units."
+    )
     confidence = serializers.IntegerField(help_text="0-100")
     notes = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=NOTES_MAX_LENGTH
     )
-    strike = serializers.FloatField(required=False, allow_null=True)
-    expiry = serializers.DateField(required=False, allow_null=True)
 
 
 class SignalUpdateInputSerializer(SignalInputSerializer):

@@ -1,26 +1,77 @@
-"""Valid signal data, a history of closed signals and generated ticks for the signals tests."""
+"""Valid signal data, the instrument master's option contracts it names, a history of closed
+signals and generated ticks for the signals tests."""
 
-from datetime import UTC, datetime, timedelta
+import itertools
+import re
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.utils import timezone
+
 from accounts.models import User
+from marketdata.market_calendar import EXCHANGE_TYPES, IST
+from marketdata.models import Instrument
 from marketdata.ticks import Tick
 from signals import services
-from signals.models import Signal
+from signals.models import Signal, Underlying
 
 OPTION = "NIFTY25DEC24000CE"
+SELL_OPTION = "BANKNIFTY25DEC52000PE"
+# The contracts the tests publish signals on (the `option_master` fixture creates them).
+TEST_OPTIONS = (
+    OPTION, SELL_OPTION, "NIFTY25DEC24500CE", "FINNIFTY25DEC23000CE", "SENSEX25DEC80000CE",
+)  # fmt: skip
+LOT_SIZES = {"NIFTY": 75, "BANKNIFTY": 35, "FINNIFTY": 65, "SENSEX": 20}
+_tokens = itertools.count(50001)
+
+
+def today_ist() -> date:
+    return timezone.now().astimezone(IST).date()
+
+
+def option_contract_create(
+    symbol: str = OPTION,
+    *,
+    expiry: date | None = None,
+    token: str | None = None,
+    instrument_type: str = "OPTIDX",
+    name: str | None = None,
+) -> Instrument:
+    """The master's contract for a symbol the tests spell UNDERLYING...STRIKE(CE|PE), e.g.
+    NIFTY25DEC24000CE: NIFTY, strike 24000, a call; it expires in 30 days unless `expiry`."""
+    underlying = max((u for u in Underlying.values if symbol.startswith(u)), key=len, default="")
+    strike = re.search(r"(\d+)(CE|PE)$", symbol)
+    assert strike, f"{symbol} does not end in STRIKE + CE/PE"
+    exchange = "BFO" if underlying in ("SENSEX", "BANKEX") else "NFO"
+    return Instrument.objects.create(
+        token=token or str(next(_tokens)),
+        symbol=symbol,
+        name=underlying if name is None else name,
+        exchange=exchange,
+        exchange_type=EXCHANGE_TYPES[exchange],
+        instrument_type=instrument_type,
+        expiry=expiry or today_ist() + timedelta(days=30),
+        strike=float(strike.group(1)),
+        lot_size=LOT_SIZES.get(underlying, 1),
+    )
+
+
+def dated_option(expiry: date) -> str:
+    """A NIFTY 24000 call expiring on `expiry`, created in the master; returns its symbol."""
+    symbol = f"NIFTY{expiry:%d%b}24000CE".upper()
+    option_contract_create(symbol, expiry=expiry)
+    return symbol
 
 
 def signal_data(**overrides: Any) -> dict[str, Any]:
-    """A valid BUY call: stop 100 < entry 120 < target 150."""
+    """A valid BUY call: stop 100 < entry 120 < target 150, 2 lots."""
     return {
         "symbol": OPTION,
-        "option_type": "CE",
         "signal_type": "BUY",
         "entry_price": 120.0,
         "target_price": 150.0,
         "stop_loss": 100.0,
-        "quantity": 75,
+        "quantity": 2,
         "confidence": 70,
         **overrides,
     }
@@ -28,13 +79,7 @@ def signal_data(**overrides: Any) -> dict[str, Any]:
 
 def sell_data(**overrides: Any) -> dict[str, Any]:
     """A valid SELL put: target 90 < entry 120 < stop 140."""
-    sell = {
-        "symbol": "BANKNIFTY25DEC52000PE",
-        "option_type": "PE",
-        "signal_type": "SELL",
-        "target_price": 90.0,
-        "stop_loss": 140.0,
-    }
+    sell = {"symbol": SELL_OPTION, "signal_type": "SELL", "target_price": 90.0, "stop_loss": 140.0}
     return signal_data(**{**sell, **overrides})
 
 
@@ -52,9 +97,10 @@ def _closed(
 
 
 def history_make(*, desk: User) -> User:
-    """Through the services: signals of the desk and an analyst closed on HISTORY_DAY (and one
-    30 days before), one cancelled and one still active; returns the analyst. A plain function
-    so that the MongoDB probe (`mongodb/mongomock_probe.py`) stores the very same history."""
+    """Through the services, on the TEST_OPTIONS contracts (created by the caller): signals of
+    the desk and an analyst closed on HISTORY_DAY (and one 30 days before), one cancelled and
+    one still active; returns the analyst. A plain function so that the MongoDB probe
+    (`mongodb/mongomock_probe.py`) stores the very same history."""
     other = User.objects.create_user("analyst@example.com", "x", name="Analyst", is_staff=True)
     _closed(desk, signal_data(), 150.0, timedelta(hours=1))  # +30
     _closed(desk, signal_data(), 100.0, timedelta(hours=3))  # -20

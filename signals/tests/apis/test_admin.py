@@ -1,4 +1,5 @@
-"""Curating signals in Django admin, through the same rules as the API."""
+"""Curating signals in Django admin, through the same rules as the API; the option is picked
+from the instrument master."""
 
 from datetime import timedelta
 
@@ -9,24 +10,27 @@ from django.utils import timezone
 
 from accounts.models import User
 from conftest import PASSWORD
-from marketdata.models import MarketData
-from signals import services
+from marketdata.models import Instrument, MarketData
+from signals import rules, services
 from signals.models import Signal, Status
-from signals.tests.helpers import OPTION, signal_data
+from signals.tests.helpers import OPTION, option_contract_create, signal_data, today_ist
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("option_master")]
 
 CHANGELIST = "/admin/signals/signal/"
 ADD = f"{CHANGELIST}add/"
+AUTOCOMPLETE = "/admin/autocomplete/"
 
 
 def form_body(**overrides) -> dict:
-    body = {**signal_data(), "underlying": "", "strike": "", "expiry": "", "notes": ""}
+    """The add form: the option picked (its master row's id), then the trade."""
+    trade = {k: v for k, v in signal_data().items() if k != "symbol"}
+    body = {"instrument": Instrument.objects.get(symbol=OPTION).pk, **trade, "notes": ""}
     return {**body, **overrides}
 
 
 def change_body(signal: Signal, **overrides) -> dict:
-    body = form_body(symbol=signal.symbol, status=signal.status, exit_price="")
+    body = {**form_body(), "status": signal.status, "exit_price": ""}
     return {**body, **overrides}
 
 
@@ -41,7 +45,7 @@ def test_adding_sets_the_author_and_status_automatically(admin_client, admin_use
     assert response.status_code == 302
     signal = Signal.objects.get()
     assert signal.user == admin_user and signal.status == Status.ACTIVE
-    assert signal.underlying == "NIFTY"
+    assert (signal.symbol, signal.underlying, signal.lot_size) == (OPTION, "NIFTY", 75)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +55,7 @@ def test_adding_sets_the_author_and_status_automatically(admin_client, admin_use
         ({"target_price": 110}, "target_price"),
         ({"confidence": 150}, "confidence"),
         ({"quantity": 0}, "quantity"),
-        ({"underlying": "BANKNIFTY"}, "symbol"),
+        ({"instrument": ""}, "instrument"),
     ],
 )
 def test_rule_violations_are_shown_as_form_errors_on_their_field(admin_client, overrides, field):
@@ -90,7 +94,7 @@ def test_a_closed_signal_only_takes_note_edits_in_admin(admin_client, active_sig
     url = f"{CHANGELIST}{cancelled.pk}/change/"
 
     errors = form_errors(admin_client.post(url, change_body(cancelled, entry_price=119)))
-    assert errors["entry_price"] == [services.CLOSED_READ_ONLY]
+    assert errors["entry_price"] == [rules.CLOSED_READ_ONLY]
 
     reopen = form_errors(admin_client.post(url, change_body(cancelled, status="ACTIVE")))
     assert "status" in reopen
@@ -109,6 +113,14 @@ def test_timestamps_and_author_are_read_only(admin_client, active_signal):
     assert 'name="notes"' in page
 
 
+def test_the_option_of_a_published_signal_is_shown_not_edited(admin_client, active_signal):
+    page = admin_client.get(f"{CHANGELIST}{active_signal.pk}/change/").content.decode()
+
+    for field in ("instrument", "symbol", "strike", "expiry", "token", "lot_size"):
+        assert f'name="{field}"' not in page
+    assert OPTION in page and active_signal.token in page
+
+
 def test_the_list_shows_a_status_badge_and_filters(admin_client, make_signal):
     active, cancelled = make_signal(), make_signal(symbol="SENSEX25DEC80000CE")
     services.signal_cancel(signal=cancelled)
@@ -122,6 +134,71 @@ def test_the_list_shows_a_status_badge_and_filters(admin_client, make_signal):
     assert list(by_underlying.context["cl"].result_list) == [active]
     searched = admin_client.get(CHANGELIST, {"q": "SENSEX"})
     assert list(searched.context["cl"].result_list) == [cancelled]
+
+
+# --- Picking the option ------------------------------------------------------------------
+
+
+def test_the_add_form_searches_the_master_with_autocomplete(admin_client):
+    page = admin_client.get(ADD).content.decode()
+
+    assert 'name="instrument"' in page and "admin-autocomplete" in page
+    assert 'name="symbol"' not in page and 'name="strike"' not in page
+
+
+def options_found(client: Client, term: str) -> list[str]:
+    query = {
+        "term": term,
+        "app_label": "signals",
+        "model_name": "signal",
+        "field_name": "instrument",
+    }
+    response = client.get(AUTOCOMPLETE, query)
+    assert response.status_code == 200, response.content
+    return sorted(result["text"].split(" ")[0] for result in response.json()["results"])
+
+
+def test_the_option_search_offers_only_live_option_contracts(staff_user):
+    """Staff with the signals permissions (and view_instrument) search as they type."""
+    option_contract_create("NIFTY25NOV24000CE", expiry=today_ist() - timedelta(days=1))
+    option_contract_create("RELIANCE25DEC3000CE", instrument_type="OPTSTK", name="RELIANCE")
+    Instrument.objects.create(
+        token="43100", symbol="NIFTY25DECFUT", name="NIFTY", exchange="NFO", exchange_type=2,
+        instrument_type="FUTIDX", expiry=today_ist() + timedelta(days=20), lot_size=75,
+    )  # fmt: skip
+    client = Client()
+    client.force_login(staff_user)
+
+    # Not the expired NIFTY25NOV24000CE, nor the future NIFTY25DECFUT.
+    assert options_found(client, "nifty25") == [
+        "BANKNIFTY25DEC52000PE", "FINNIFTY25DEC23000CE", "NIFTY25DEC24000CE", "NIFTY25DEC24500CE",
+    ]  # fmt: skip
+    assert options_found(client, "24000") == ["NIFTY25DEC24000CE"]
+    assert options_found(client, "RELIANCE") == []
+
+
+def test_an_expired_option_posted_to_the_add_form_is_refused(admin_client):
+    expired = option_contract_create("NIFTY25NOV24000CE", expiry=today_ist() - timedelta(days=1))
+
+    errors = form_errors(admin_client.post(ADD, form_body(instrument=expired.pk)))
+
+    assert "instrument" in errors
+    assert Signal.objects.count() == 0
+
+
+def test_the_list_filters_signals_that_matched_no_contract(admin_client, make_signal, staff_user):
+    matched = make_signal()
+    unmatched = Signal.objects.create(
+        user=staff_user, symbol="NIFTY25DEC26000CE", underlying="NIFTY", option_type="CE",
+        signal_type="BUY", entry_price=120.0, target_price=150.0, stop_loss=100.0, quantity=1,
+        confidence=70,
+    )  # fmt: skip
+
+    flagged = admin_client.get(CHANGELIST, {"instrument_matched": "no"})
+    linked = admin_client.get(CHANGELIST, {"instrument_matched": "yes"})
+
+    assert list(flagged.context["cl"].result_list) == [unmatched]
+    assert list(linked.context["cl"].result_list) == [matched]
 
 
 def bulk(client: Client, action: str, signals: list[Signal]):

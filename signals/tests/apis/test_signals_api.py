@@ -13,7 +13,7 @@ from conftest import PASSWORD
 from signals.models import Signal, Status
 from signals.tests.helpers import OPTION, sell_data, signal_data
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("option_master")]
 
 BASE = "/api/v1/signals/"
 
@@ -179,6 +179,70 @@ def test_missing_required_fields_are_named(staff_client):
 
     assert response.status_code == 400
     assert {"entry_price", "quantity", "confidence"} <= response.json()["errors"].keys()
+
+
+# --- The option, from the instrument master -----------------------------------------------
+
+
+def test_a_signal_published_by_symbol_carries_the_masters_copies(staff_client, option_master):
+    response = staff_client.post(BASE, signal_data(quantity=3), format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    contract = option_master[OPTION]
+    assert (body["token"], body["exchange"], body["lot_size"]) == (contract.token, "NFO", 75)
+    assert (body["strike"], body["expiry"]) == (24000.0, contract.expiry.isoformat())
+    assert (body["option_type"], body["quantity"], body["instrument_matched"]) == ("CE", 3, True)
+
+
+def test_a_signal_published_by_underlying_expiry_strike_and_type(staff_client, option_master):
+    contract = option_master["BANKNIFTY25DEC52000PE"]
+    trade = {k: v for k, v in sell_data().items() if k != "symbol"}
+    named = {"underlying": "BANKNIFTY", "expiry": contract.expiry.isoformat(), "strike": 52000}
+    data = {**trade, **named, "option_type": "PE"}
+
+    response = staff_client.post(BASE, data, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["symbol"], response.json()["lot_size"]) == (contract.symbol, 35)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"symbol": "NIFTY25DEC99000CE"}, "symbol"),
+        ({"symbol": "NIFTY"}, "symbol"),
+        ({"strike": 25000}, "strike"),
+        ({"option_type": "PE"}, "option_type"),
+    ],
+)
+def test_an_option_the_master_does_not_offer_is_a_400_naming_the_field(
+    staff_client, overrides, field
+):
+    response = staff_client.post(BASE, signal_data(**overrides), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"].keys() == {field}
+    assert Signal.objects.count() == 0
+
+
+def test_a_signal_that_matched_no_contract_is_flagged(user_client, staff_user, active_signal):
+    unmatched = Signal.objects.create(
+        user=staff_user, symbol="NIFTY25DEC26000CE", underlying="NIFTY", option_type="CE",
+        signal_type="BUY", entry_price=120.0, target_price=150.0, stop_loss=100.0, quantity=1,
+        confidence=70,
+    )  # fmt: skip
+
+    flagged = user_client.get(detail(unmatched)).json()
+    listed = {row["id"]: row for row in user_client.get(BASE).json()["results"]}
+
+    assert (flagged["instrument_matched"], flagged["token"], flagged["lot_size"]) == (
+        False,
+        "",
+        None,
+    )
+    assert listed[active_signal.pk]["instrument_matched"] is True
+    assert listed[unmatched.pk]["instrument_matched"] is False
 
 
 def test_staff_edit_an_active_signal(staff_client, active_signal):

@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import traceback
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -128,11 +129,19 @@ def _key_queries() -> dict[str, Callable[[], Any]]:
 
 def _other_paths() -> dict[str, Callable[[], Any]]:
     """Compiled but not kept as golden files: the rest of the reads and the jobs."""
+    from django.apps import apps
     from rest_framework.test import APIClient
 
     from marketdata import selectors
     from marketdata.ops import daily
+    from signals import contracts
+    from signals import selectors as signal_selectors
     from signals import services as signal_services
+
+    def contract_find(**terms: Any) -> Callable[[], Any]:
+        return lambda: contracts.contract_find(
+            instrument=None, terms=terms, now=NOW, errors=defaultdict(list)
+        )
 
     def api(url: str) -> Callable[[], Any]:
         def call() -> None:
@@ -166,7 +175,12 @@ def _other_paths() -> dict[str, Callable[[], Any]]:
         "daily_candles_build": lambda: daily.daily_candles_build(day=date(2025, 1, 6)),
         "ticks_purge": lambda: daily.ticks_purge(now=NOW, keep_days=30),
         "signals_expire": lambda: signal_services.signals_expire(now=NOW),
-        "signal_options_demanded": signal_services.signal_options_demanded,
+        "signal_options_demanded": signal_selectors.signal_options_demanded,
+        "contract_find by symbol": contract_find(symbol="NIFTY25JAN23500CE"),
+        "contract_find by terms": contract_find(
+            underlying="NIFTY", expiry=date(2025, 1, 30), strike=23500.0, option_type="CE"
+        ),
+        "signals_link_to_master": lambda: contracts.signals_link_to_master(apps, None),
     }
     for url in (
         "/api/v1/market-data/latest",
@@ -180,6 +194,7 @@ def _other_paths() -> dict[str, Callable[[], Any]]:
     for model in ("marketdata.MarketData", "marketdata.Instrument", "marketdata.MarketSession"):
         paths[f"admin {model}"] = changelist(model)
     paths["admin signals.Signal"] = changelist("signals.Signal", "?status__exact=ACTIVE&o=2")
+    paths["admin signals.Signal unmatched"] = changelist("signals.Signal", "?instrument_matched=no")
     paths["admin accounts.User"] = changelist("accounts.User", "?q=someone")
     return paths
 

@@ -107,8 +107,10 @@ def _ticks() -> dict[str, Any]:
 def _performance() -> dict[str, Any]:
     from accounts.models import User
     from signals.selectors import signal_performance
-    from signals.tests.helpers import history_make
+    from signals.tests.helpers import TEST_OPTIONS, history_make, option_contract_create
 
+    for symbol in TEST_OPTIONS:
+        option_contract_create(symbol)
     desk = User.objects.create_user("desk@example.com", "x", name="Desk", is_staff=True)
     history_make(desk=desk)
     start, end = PERFORMANCE_RANGE

@@ -18,13 +18,12 @@ from marketdata.tests.live.conftest import _shared_database, sqlite_file  # noqa
 from marketdata.tests.live.demand_helpers import (
     demand_keys_clear,
     feed,
-    option_create,
     peer_request,
     seconds_until,
     session_all_day,
 )
 from signals import services
-from signals.tests.helpers import OPTION, signal_data
+from signals.tests.helpers import OPTION, option_contract_create, signal_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,7 +46,7 @@ def peer() -> Iterator[AngelOnePeer]:
 def running_feed(peer, sqlite_file, tmp_path) -> Iterator[AngelOnePeer]:  # noqa: F811
     if settings.USES_MONGODB or not settings.REDIS_URL:
         pytest.skip("needs a SQL database and Redis")
-    option_create(OPTION, OPTION_TOKEN)
+    option_contract_create(OPTION, token=OPTION_TOKEN)
     session_all_day()  # the feed stores (and tracks signals on) the peer's ticks at any hour
     demand_keys_clear()
     process = feed(sqlite_file=sqlite_file, log_dir=tmp_path, peer=peer)

@@ -19,7 +19,7 @@ from signals import services
 from signals.models import Signal
 from signals.tests.helpers import signal_data, ticks_after
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("option_master")]
 
 BASE = "/api/v1/signals/"
 DEADLINE = 10  # seconds; a poll deadline, not an expected duration

@@ -5,16 +5,25 @@ from datetime import datetime, time, timedelta
 from functools import partial
 
 import pytest
+import time_machine
 from django.db import connection
-from django.utils import timezone
 
+from marketdata.market_calendar import IST
 from marketdata.models import MarketData
 from signals import selectors, services
 from signals.models import Outcome, Signal, Status
-from signals.tests.helpers import OPTION, sell_data, signal_data, tick, ticks_after
+from signals.tests.helpers import (
+    OPTION,
+    dated_option,
+    sell_data,
+    signal_data,
+    tick,
+    ticks_after,
+    today_ist,
+)
 from testing.race import run_together
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("option_master")]
 
 
 def outcome_after(signal: Signal, prices: list[float]) -> tuple[int, Signal]:
@@ -102,9 +111,13 @@ def test_prices_from_before_the_signal_was_published_are_ignored(active_signal):
     assert services.signal_outcomes_check(ticks=[earlier]) == 0
 
 
-def test_index_ticks_never_decide_an_option_signal(make_signal):
-    """An index level (24,000) is not the option's premium: such signals wait for staff."""
-    signal = make_signal(symbol="NIFTY")
+def test_index_ticks_never_decide_an_option_signal(staff_user):
+    """An index level (24,000) is not the option's premium: a signal stored on the bare index
+    code before signals were tied to the master (it matched no option) waits for staff."""
+    signal = Signal.objects.create(
+        user=staff_user, symbol="NIFTY", underlying="NIFTY", option_type="CE", signal_type="BUY",
+        entry_price=120.0, target_price=150.0, stop_loss=100.0, quantity=1, confidence=70,
+    )  # fmt: skip
 
     closed, signal = outcome_after(signal, [24000.0, 23950.0])
 
@@ -184,13 +197,15 @@ def test_concurrent_feed_workers_close_a_signal_exactly_once(staff_user, monkeyp
 
 
 def ist(day_offset: int, at: time) -> datetime:
-    today = timezone.now().astimezone(services.IST).date()
-    return datetime.combine(today + timedelta(days=day_offset), at, tzinfo=services.IST)
+    return datetime.combine(today_ist() + timedelta(days=day_offset), at, tzinfo=IST)
 
 
 @pytest.fixture
 def expiring_today(make_signal) -> Signal:
-    return make_signal(expiry=timezone.now().astimezone(services.IST).date())
+    """Published at 10:00 IST on an option expiring today."""
+    symbol = dated_option(today_ist())
+    with time_machine.travel(ist(0, time(10)), tick=False):
+        return make_signal(symbol=symbol)
 
 
 def test_a_signal_is_still_active_before_the_close_of_its_expiry_day(expiring_today):
@@ -198,7 +213,7 @@ def test_a_signal_is_still_active_before_the_close_of_its_expiry_day(expiring_to
 
 
 def test_a_signal_expires_at_the_close_of_its_expiry_day(expiring_today, make_signal):
-    undated, later = make_signal(), make_signal(expiry=ist(7, time(0)).date())
+    next_month, later = make_signal(), make_signal(symbol=dated_option(ist(7, time(0)).date()))
     close = ist(0, time(15, 30))
 
     assert services.signals_expire(now=close) == 1
@@ -207,7 +222,9 @@ def test_a_signal_expires_at_the_close_of_its_expiry_day(expiring_today, make_si
     assert (expiring_today.status, expiring_today.outcome) == ("COMPLETED", "EXPIRED")
     assert expiring_today.closed_at == close
     assert expiring_today.exit_price is None  # the feed never carried this option
-    statuses = Signal.objects.filter(pk__in=[undated.pk, later.pk]).values_list("status", flat=True)
+    statuses = Signal.objects.filter(pk__in=[next_month.pk, later.pk]).values_list(
+        "status", flat=True
+    )
     assert set(statuses) == {Status.ACTIVE}
 
 
@@ -215,7 +232,7 @@ def test_an_expired_signal_closes_at_the_options_last_stored_price(expiring_toda
     MarketData.objects.create(
         tk="45678",
         token="45678",
-        symbol=OPTION,
+        symbol=expiring_today.symbol,
         ltpc=12.5,
         received_at=ist(0, time(15, 29, 50)),
         source="angelone",

@@ -1,17 +1,15 @@
-"""The rules of signals/services.py, shared by the API and the admin."""
-
-from datetime import timedelta
+"""The rules of signals/rules.py, shared by the API and the admin. How the option is found in
+the instrument master: test_contracts.py."""
 
 import pytest
 from django.db import IntegrityError, connection
-from django.utils import timezone
 
-from signals import services
+from signals import rules, services
 from signals.models import Outcome, Signal, Status
 from signals.tests.helpers import sell_data, signal_data
 from trading_signals.errors import ApplicationError
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("option_master")]
 
 
 def errors_of(staff_user, **overrides) -> dict[str, list[str]]:
@@ -28,14 +26,14 @@ def test_a_valid_buy_is_stored_active_with_its_author_and_underlying(staff_user)
     assert signal.status == Status.ACTIVE
     assert signal.user == staff_user
     assert signal.symbol == "NIFTY25DEC24000CE"
-    assert signal.underlying == "NIFTY"
+    assert (signal.underlying, signal.option_type) == ("NIFTY", "CE")
     assert signal.outcome is None and signal.closed_at is None
 
 
-def test_underlying_is_read_from_the_longest_matching_index_code(staff_user):
+def test_a_sell_put_takes_its_underlying_and_type_from_its_contract(staff_user):
     signal = services.signal_create(author=staff_user, data=sell_data())
 
-    assert signal.underlying == "BANKNIFTY"
+    assert (signal.underlying, signal.option_type) == ("BANKNIFTY", "PE")
 
 
 @pytest.mark.parametrize("field", ["entry_price", "target_price", "stop_loss"])
@@ -71,7 +69,9 @@ def test_sell_needs_target_below_entry_below_stop(staff_user, overrides, field):
 
 @pytest.mark.parametrize("quantity", [0, -1, 1.5, True])
 def test_quantity_must_be_a_positive_integer(staff_user, quantity):
-    assert errors_of(staff_user, quantity=quantity) == {"quantity": ["Must be a positive integer."]}
+    assert errors_of(staff_user, quantity=quantity) == {
+        "quantity": ["Must be a positive integer (lots)."]
+    }
 
 
 @pytest.mark.parametrize("confidence", [-1, 101, 50.5])
@@ -94,25 +94,11 @@ def test_choices_must_come_from_their_sets(staff_user, field, value):
     assert field in errors_of(staff_user, **{field: value})
 
 
-def test_symbol_must_start_with_its_underlying(staff_user):
-    assert "symbol" in errors_of(staff_user, underlying="BANKNIFTY")
-
-
-def test_symbol_without_a_known_index_needs_an_underlying(staff_user):
-    assert "underlying" in errors_of(staff_user, symbol="RELIANCE25DEC3000CE")
-
-
-def test_missing_fields_are_each_named(staff_user):
+def test_missing_fields_and_a_symbol_that_is_no_option_are_each_named(staff_user):
     with pytest.raises(ApplicationError) as caught:
-        services.signal_create(author=staff_user, data={"symbol": "NIFTY"})
+        services.signal_create(author=staff_user, data={"symbol": "NIFTY"})  # the index
 
-    assert {"option_type", "entry_price", "quantity", "confidence"} <= caught.value.errors.keys()
-
-
-def test_expiry_in_the_past_is_refused(staff_user):
-    yesterday = timezone.now().date() - timedelta(days=2)
-
-    assert errors_of(staff_user, expiry=yesterday) == {"expiry": ["Must not be in the past."]}
+    assert {"symbol", "entry_price", "quantity", "confidence"} <= caught.value.errors.keys()
 
 
 def test_an_edit_is_checked_against_the_merged_values(active_signal):
@@ -131,6 +117,32 @@ def test_an_active_signal_can_be_edited(active_signal):
 
     assert (updated.target_price, updated.notes) == (160.0, "x")
     assert updated.updated_at >= active_signal.updated_at
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("symbol", "NIFTY25DEC24500CE"),
+        ("strike", 24500.0),
+        ("option_type", "PE"),
+        ("underlying", "BANKNIFTY"),
+    ],
+)
+def test_a_published_signals_option_cannot_change(active_signal, field, value):
+    with pytest.raises(ApplicationError) as caught:
+        services.signal_update(signal=active_signal, data={field: value, "notes": "roll"})
+
+    assert caught.value.errors == {field: [rules.CONTRACT_FIXED]}
+    active_signal.refresh_from_db()
+    assert (active_signal.symbol, active_signal.notes) == ("NIFTY25DEC24000CE", "")
+
+
+def test_an_edit_may_repeat_the_option_it_is_on(active_signal):
+    same = {"symbol": " nifty25dec24000ce ", "strike": 24000, "option_type": "CE", "underlying": ""}
+
+    updated = services.signal_update(signal=active_signal, data={**same, "target_price": 155.0})
+
+    assert (updated.symbol, updated.target_price) == ("NIFTY25DEC24000CE", 155.0)
 
 
 def test_close_completes_as_manual_with_exit_price(active_signal):
@@ -190,12 +202,12 @@ def test_a_closed_signal_only_takes_note_edits(active_signal):
     with pytest.raises(ApplicationError) as caught:
         services.signal_update(signal=closed, data={"entry_price": 121.0, "quantity": 50})
     assert caught.value.errors == {
-        "entry_price": [services.CLOSED_READ_ONLY],
-        "quantity": [services.CLOSED_READ_ONLY],
+        "entry_price": [rules.CLOSED_READ_ONLY],
+        "quantity": [rules.CLOSED_READ_ONLY],
     }
 
     noted = services.signal_update(
-        signal=closed, data={"notes": "Cancelled: event risk", "quantity": 75}
+        signal=closed, data={"notes": "Cancelled: event risk", "quantity": 2}
     )
     assert noted.notes == "Cancelled: event risk"
     assert noted.status == Status.CANCELLED
@@ -224,6 +236,8 @@ def test_an_edit_racing_a_close_is_refused_not_reopened(active_signal):
         {"confidence": 101},
         {"option_type": "XX"},
         {"status": "COMPLETED"},
+        {"token": ""},
+        {"lot_size": None},
     ],
 )
 def test_sql_stores_refuse_rule_breaking_writes_that_bypass_services(active_signal, change):

@@ -27,7 +27,7 @@ from conftest import PASSWORD
 from marketdata.services import tick_ingest
 from marketdata.ticks import Tick
 from signals import services as signal_services
-from signals.tests.helpers import signal_data
+from signals.tests.helpers import option_contract_create, signal_data
 from trading_signals.asgi import application
 
 # The fixtures (a signed-in client, stored rows) only set the stage: no request changes them.
@@ -170,6 +170,7 @@ def stored_rows(db, staff_user) -> dict[str, str]:
     at = datetime(2025, 1, 6, 4, 30, tzinfo=UTC)
     tick = Tick(token="99926000", symbol="NIFTY", ltpc=23500.0, received_at=at, exchange="NSE")
     tick_ingest(ticks=[tick], enforce_market_hours=False)
+    option_contract_create()  # the option the signal names, in the instrument master
     signal = signal_services.signal_create(author=staff_user, data=signal_data())
     return {"symbol": "NIFTY", "id": str(signal.pk)}
 
