@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+# The PostgreSQL suite's Redis database while `make test` runs it beside the SQLite one.
+TEST_REDIS_URL_SIDE ?= redis://127.0.0.1:6379/1
+TEST_REDIS_URL_POSTGRES ?= $(TEST_REDIS_URL)
 BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/bench
 PYTEST_ARGS ?=
 
@@ -29,10 +32,13 @@ run: migrate ## Set up, then serve the API, /ws and the feed on http://127.0.0.1
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py serve --bind 127.0.0.1 --port 8000 --ignore-market-hours
 
-test: install ## Set up, run make lint, then the whole suite on SQLite, PostgreSQL (and MongoDB if MONGODB_URL)
+test: install ## Set up, run make lint, then the whole suite on SQLite and PostgreSQL side by side (and MongoDB if MONGODB_URL)
 	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgres
+	@# Side by side: each suite spends much of its time waiting on the servers, feeds and
+	@# workers it starts. Each has a Redis database of its own (the suites flush theirs), and
+	@# each one's output is printed whole when it ends.
+	$(MAKE) --no-print-directory --jobs=2 --output-sync=target test-sqlite test-postgres \
+		TEST_REDIS_URL_POSTGRES=$(TEST_REDIS_URL_SIDE)
 	$(MAKE) --no-print-directory test-mongodb
 
 test-sqlite: install ## The suite on SQLite
@@ -41,7 +47,7 @@ test-sqlite: install ## The suite on SQLite
 
 test-postgres: install ## The suite on PostgreSQL ($$POSTGRES_TEST_URL)
 	@echo "== tests on PostgreSQL =="
-	env -u MONGODB_URL DATABASE_URL=$(POSTGRES_TEST_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+	env -u MONGODB_URL DATABASE_URL=$(POSTGRES_TEST_URL) REDIS_URL=$(TEST_REDIS_URL_POSTGRES) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-mongodb: install ## The suite on MongoDB when MONGODB_URL is set (docs/mongodb.md)
 	@if [ -n "$$MONGODB_URL" ]; then \
