@@ -9,10 +9,13 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_REDIS_URL_SIDE ?= redis://127.0.0.1:6379/1
 TEST_REDIS_URL_POSTGRES ?= $(TEST_REDIS_URL)
 BENCH_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/bench
+# make prod-check's own Redis database (it writes there) and, when set, its own SQL database.
+PROD_CHECK_REDIS_URL ?= redis://127.0.0.1:6379/15
+PROD_CHECK_DATABASE_URL ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate test test-sqlite test-postgres test-mongodb lint format migrations bench
+.PHONY: help install run migrate test test-sqlite test-postgres test-mongodb lint format migrations bench nginx prod prod-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -32,7 +35,17 @@ run: migrate ## Set up, then serve the API, /ws and the feed on http://127.0.0.1
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py serve --bind 127.0.0.1 --port 8000 --ignore-market-hours
 
-test: install ## Set up, run make lint, then the whole suite on SQLite and PostgreSQL side by side (and MongoDB if MONGODB_URL)
+nginx: ## Install Debian's nginx (scripts/install_nginx.sh) when /usr/sbin/nginx is missing
+	sh scripts/install_nginx.sh
+
+prod: install nginx ## The production set on http://127.0.0.1:8080: nginx, 2 servers, the feed, Celery worker and beat (needs REDIS_URL)
+	$(PY) -m deploy.prod
+
+prod-check: install nginx ## Start the production set on free ports and check it through nginx (about 30 s)
+	env -u DATABASE_URL -u MONGODB_URL REDIS_URL=$(PROD_CHECK_REDIS_URL) $(PY) -m deploy.check \
+		$(if $(PROD_CHECK_DATABASE_URL),--database-url $(PROD_CHECK_DATABASE_URL))
+
+test: install ## Set up, run make lint, then the whole suite on SQLite and PostgreSQL side by side (and MongoDB if MONGODB_URL), then make prod-check
 	$(MAKE) --no-print-directory lint
 	@# Side by side: each suite spends much of its time waiting on the servers, feeds and
 	@# workers it starts. Each has a Redis database of its own (the suites flush theirs), and
@@ -40,6 +53,7 @@ test: install ## Set up, run make lint, then the whole suite on SQLite and Postg
 	$(MAKE) --no-print-directory --jobs=2 --output-sync=target test-sqlite test-postgres \
 		TEST_REDIS_URL_POSTGRES=$(TEST_REDIS_URL_SIDE)
 	$(MAKE) --no-print-directory test-mongodb
+	$(MAKE) --no-print-directory prod-check
 
 test-sqlite: install ## The suite on SQLite
 	@echo "== tests on SQLite =="

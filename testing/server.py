@@ -1,4 +1,4 @@
-"""A server command (daphne by default) in a subprocess on a free 127.0.0.1 port.
+"""A server command (the project's daphne by default) in a subprocess on a free 127.0.0.1 port.
 
 Used by the live push tests (marketdata) and by bench/ws.
 """
@@ -14,7 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
-DAPHNE = [sys.executable, "-m", "daphne", "--fd", "{fd}", "trading_signals.asgi:application"]
+# daphne's command line, serving with the server `manage.py serve` runs (no form parsing).
+DAPHNE = [
+    sys.executable,
+    "-m",
+    "marketdata.live.server",
+    "--fd",
+    "{fd}",
+    "trading_signals.asgi:application",
+]
 
 
 def _wait_until_serving(port: int, process: subprocess.Popen[bytes], deadline: float) -> None:

@@ -6,7 +6,7 @@ See docs/celery.md. Without REDIS_URL tasks run eagerly in-process and `manage.p
 
 from celery.schedules import crontab
 
-from trading_signals.settings.environment import env
+from trading_signals.settings.environment import env, env_bool
 from trading_signals.settings.storage import REDIS_URL
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -17,6 +17,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep Django's LOGGING, with its secr
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 
+# false: beat does not supervise the feed, because something else runs the one feed (make prod).
+FEED_SUPERVISOR_ENABLED = env_bool("FEED_SUPERVISOR_ENABLED", default=True)
 # Seconds between supervisor passes; each pass starts or stops `run_feed` as the calendar says.
 FEED_SUPERVISOR_INTERVAL = env.int("FEED_SUPERVISOR_INTERVAL", default=30)
 # The feed is started this many minutes before the open (login and subscribe take a moment).
@@ -65,3 +67,5 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=3),
     },
 }
+if not FEED_SUPERVISOR_ENABLED:
+    del CELERY_BEAT_SCHEDULE["feed-supervise"]

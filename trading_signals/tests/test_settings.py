@@ -7,7 +7,7 @@ from django.conf import settings
 
 from trading_signals.logging import FolderCreatingRotatingFileHandler
 from trading_signals.settings.security import _names
-from trading_signals.tests.startup import PRODUCTION, ROOT, run_django
+from trading_signals.tests.startup import PRODUCTION, ROOT, run_django, run_shell
 
 
 def test_production_refuses_to_start_without_a_real_secret_key():
@@ -47,6 +47,16 @@ def test_deploy_check_is_clean_under_production_settings():
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(("enabled", "supervised"), [("", True), ("false", False)])
+def test_beat_supervises_the_feed_unless_told_another_process_runs_it(enabled, supervised):
+    code = "from django.conf import settings; print(sorted(settings.CELERY_BEAT_SCHEDULE))"
+    result = run_shell(code, FEED_SUPERVISOR_ENABLED=enabled)
+
+    assert result.returncode == 0, result.stderr
+    assert ("feed-supervise" in result.stdout) is supervised
+    assert "signals-expire" in result.stdout  # the other jobs run either way
 
 
 @pytest.mark.parametrize(

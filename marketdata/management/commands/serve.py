@@ -1,8 +1,8 @@
 """`manage.py serve`: daphne serving the API and `/ws`, with the feed in the same process (the embedded set-up)."""
 
-# daphne.server installs Twisted's asyncio reactor; it must be imported before anything else
-# imports twisted.internet.reactor.
-from daphne.server import Server  # isort:skip
+# daphne.server (imported by live.server) installs Twisted's asyncio reactor; it must be
+# imported before anything else imports twisted.internet.reactor.
+from marketdata.live.server import Server  # isort:skip
 
 import asyncio
 import logging
@@ -28,6 +28,13 @@ from marketdata.ops.supervisor import feed_supervise_forever
 from marketdata.tasks import ticks_backfill
 
 logger = logging.getLogger(__name__)
+
+# What daphne's own --proxy-headers sets.
+PROXY_HEADERS = {
+    "proxy_forwarded_address_header": "X-Forwarded-For",
+    "proxy_forwarded_port_header": "X-Forwarded-Port",
+    "proxy_forwarded_proto_header": "X-Forwarded-Proto",
+}
 
 
 class _Server(Server):
@@ -123,6 +130,12 @@ class Command(BaseCommand):
             "--no-feed", action="store_true", help="Serve only; run the feed elsewhere."
         )
         parser.add_argument(
+            "--proxy-headers",
+            action="store_true",
+            help="Behind a reverse proxy: take the client's address and scheme from "
+            "X-Forwarded-For, X-Forwarded-Port and X-Forwarded-Proto.",
+        )
+        parser.add_argument(
             "--supervise",
             action="store_true",
             help="Run the feed only in market hours (from a few minutes before the open), "
@@ -156,6 +169,7 @@ class Command(BaseCommand):
                 host=options["bind"], port=options["port"]
             ),
             verbosity=options["verbosity"],
+            **(PROXY_HEADERS if options["proxy_headers"] else {}),
         )
         server.run()
         if feed is not None and feed.error is not None:

@@ -263,7 +263,14 @@ def replayed(source: ReplaySource) -> list[str]:
 
 
 def feed_options(**options) -> dict:
-    return {"source": "simulated", "mode": "quote", "symbols": None, "speed": 0, **options}
+    return {
+        "source": "simulated",
+        "mode": "quote",
+        "symbols": None,
+        "speed": 0,
+        "interval": 1.0,
+        **options,
+    }
 
 
 @pytest.mark.usefixtures("fresh_demand")

@@ -111,6 +111,7 @@ def test_simulated_feed_records_what_it_stores(database, log_dir, tmp_path):
     [
         (["--source", "replay", "--file", "/nonexistent.jsonl"], "--file"),
         (["--source", "simulated", "--symbols", "NIFTY,NOPE"], "NOPE"),
+        (["--source", "simulated", "--interval", "0"], "--interval"),
     ],
 )
 def test_bad_options_exit_2_naming_the_option(database, log_dir, args, named):
