@@ -195,6 +195,7 @@ def _topology(run_dir: Path) -> Topology:
         port=port,
         server_ports=server_ports,
         feed_options=["--source=simulated", "--ignore-market-hours", f"--interval={TICK_INTERVAL}"],
+        name_upstream=True,
     )
 
 

@@ -33,6 +33,9 @@ class Site:
     static_root: str  # where collectstatic put the files (STATIC_ROOT)
     access_log: str
     per_ip_connections: int = PER_IP_CONNECTIONS
+    # An X-Upstream header naming the server process that answered: make prod-check's way to
+    # reach both, kept out of deployments (it shows internal addresses).
+    name_upstream: bool = False
 
 
 DOCKER = Site(
@@ -61,6 +64,11 @@ def site_render(site: Site) -> str:
             "STATIC_ROOT": site.static_root.rstrip("/"),
             "ACCESS_LOG": site.access_log,
             "PER_IP_CONNECTIONS": str(site.per_ip_connections),
+            "UPSTREAM_HEADER": (
+                "add_header X-Upstream $upstream_addr always;"
+                if site.name_upstream
+                else "# (no X-Upstream header: it would show internal addresses)"
+            ),
         },
     )
 

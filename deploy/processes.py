@@ -40,6 +40,7 @@ class Topology:
     static_root: Path = BASE_DIR / "staticfiles"
     feed_options: Sequence[str] = ("--ignore-market-hours",)
     per_ip_connections: int = PER_IP_CONNECTIONS
+    name_upstream: bool = False  # make prod-check's X-Upstream header (deploy/nginx_config.py)
 
     @property
     def log_dir(self) -> Path:
@@ -57,6 +58,7 @@ class Topology:
             static_root=str(self.static_root),
             access_log=str(self.log_dir / "nginx-access.log"),
             per_ip_connections=self.per_ip_connections,
+            name_upstream=self.name_upstream,
         )
 
 
