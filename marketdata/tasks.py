@@ -3,13 +3,14 @@
 Times travel as ISO 8601 strings (JSON-safe); a task run by beat gets none and uses now.
 """
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 
 from celery import shared_task
 from django.conf import settings
 
 from marketdata.market_calendar import IST, ist_day_bounds
-from marketdata.ops import backfill, daily, supervisor
+from marketdata.ops import backfill, daily, instrument_master, supervisor
 
 
 def _moment(value: str | None) -> datetime:
@@ -50,3 +51,10 @@ def daily_candles_build(day: str | None = None) -> int:
 @shared_task(time_limit=3600)
 def ticks_purge(now: str | None = None) -> int:
     return daily.ticks_purge(now=_moment(now), keep_days=settings.MARKETDATA_RETENTION_DAYS)
+
+
+@shared_task(time_limit=1800)
+def instruments_sync_daily() -> dict[str, int] | None:
+    """Angel One's instrument master from its URL; None when off or the download failed."""
+    result = instrument_master.instruments_sync_daily()
+    return asdict(result) if result else None

@@ -3,7 +3,7 @@
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,12 +17,21 @@ class Request:
     body: Any  # the JSON body; {} when there is none or it is not JSON
 
 
+@dataclass(frozen=True)
+class RawBody:
+    """An answer sent as these bytes rather than as JSON; `headers` are added to, or replace,
+    Content-Type (application/json) and Content-Length (the length of `data`)."""
+
+    data: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 Answer = Callable[[Request], tuple[int, Any]]
 
 
 class JsonServer:
     """Answers each request on 127.0.0.1, at a port the OS picks, with `answer(request)`: a
-    status and a payload sent as JSON. Serves in a background thread from `start()` to
+    status and a payload sent as JSON (or a `RawBody`, sent as it is). Serves in a background thread from `start()` to
     `stop()`, or as a context manager."""
 
     def __init__(self, answer: Answer) -> None:
@@ -68,12 +77,17 @@ def _handler(answer: Answer) -> type[BaseHTTPRequestHandler]:
                 body = {}
             request = Request(method, self.path.split("?")[0], self.headers, body)
             status, payload = answer(request)
-            data = json.dumps(payload).encode()
+            raw = payload if isinstance(payload, RawBody) else RawBody(json.dumps(payload).encode())
+            headers = {
+                "Content-Type": "application/json",
+                "Content-Length": str(len(raw.data)),
+                **raw.headers,
+            }
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            self.wfile.write(raw.data)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the stdlib writes every request to stderr."""

@@ -4,10 +4,25 @@ See docs/celery.md. Without REDIS_URL tasks run eagerly in-process and `manage.p
 --supervise` runs the supervisor itself, on the same FEED_SUPERVISOR_* settings.
 """
 
+from datetime import time
+
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from trading_signals.settings.environment import env, env_bool
 from trading_signals.settings.storage import REDIS_URL
+
+
+def _ist_time(name: str, *, default: str) -> time:
+    """A wall-clock time in IST (HH:MM) from the environment; anything else stops the start-up."""
+    try:
+        value = time.fromisoformat(env.str(name, default=default))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is not None:
+        raise ImproperlyConfigured(f"{name} must be an IST time such as {default}.")
+    return value
+
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -35,6 +50,10 @@ FEED_SUPERVISOR_BACKOFF_SECONDS = env.int("FEED_SUPERVISOR_BACKOFF_SECONDS", def
 FEED_SUPERVISOR_COMMAND = env.str("FEED_SUPERVISOR_COMMAND", default="")
 # Ticks older than this many days are deleted nightly; 0 keeps them forever.
 MARKETDATA_RETENTION_DAYS = env.int("MARKETDATA_RETENTION_DAYS", default=0)
+# Sync Angel One's instrument master every day (beat, or `serve --supervise` without beat) at
+# this IST time, before the pre-open; false leaves it to `manage.py sync_instruments`.
+INSTRUMENTS_SYNC_DAILY = env_bool("INSTRUMENTS_SYNC_DAILY", default=True)
+INSTRUMENTS_SYNC_AT = _ist_time("INSTRUMENTS_SYNC_AT", default="08:30")
 
 CELERY_BEAT_SCHEDULE = {
     "feed-supervise": {
@@ -56,6 +75,10 @@ CELERY_BEAT_SCHEDULE = {
         # After the last backfill run of the day; 23:00 as well, for special evening sessions.
         "task": "marketdata.tasks.daily_candles_build",
         "schedule": crontab(minute=0, hour="16,23"),
+    },
+    "instruments-sync": {
+        "task": "marketdata.tasks.instruments_sync_daily",
+        "schedule": crontab(minute=INSTRUMENTS_SYNC_AT.minute, hour=INSTRUMENTS_SYNC_AT.hour),
     },
     "ticks-purge": {
         "task": "marketdata.tasks.ticks_purge",

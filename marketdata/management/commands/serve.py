@@ -24,6 +24,7 @@ from marketdata.feed.cli import (
 )
 from marketdata.feed.errors import FeedConfigurationError
 from marketdata.feed.pipeline import FeedPipeline
+from marketdata.ops.instrument_master import instruments_sync_forever
 from marketdata.ops.supervisor import feed_supervise_forever
 from marketdata.tasks import ticks_backfill
 
@@ -75,20 +76,26 @@ class _EmbeddedFeed:
 
 class _SupervisedFeed:
     """The feed as the in-process supervisor starts and stops it (--supervise): the same rules
-    as Celery beat's supervisor (marketdata/ops/supervisor.py), for set-ups without Celery."""
+    as Celery beat's supervisor (marketdata/ops/supervisor.py), for set-ups without Celery;
+    and the daily instrument master sync that beat would run."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
         self.stop_event = asyncio.Event()
         self.feed: _EmbeddedFeed | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.task: asyncio.Future[None] | None = None
+        self.tasks: list[asyncio.Future[None]] = []
 
     def begin(self) -> None:
         self.loop = asyncio.get_event_loop()
-        self.task = asyncio.ensure_future(
-            feed_supervise_forever(start=self.launch, backfill=self.backfill, stop=self.stop_event)
-        )
+        self.tasks = [
+            asyncio.ensure_future(
+                feed_supervise_forever(
+                    start=self.launch, backfill=self.backfill, stop=self.stop_event
+                )
+            ),
+            asyncio.ensure_future(instruments_sync_forever(stop=self.stop_event)),
+        ]
 
     def launch(self) -> int:
         """The supervisor's start hook, called from its thread: build there, run on the loop."""
@@ -140,7 +147,8 @@ class Command(BaseCommand):
             action="store_true",
             help="Run the feed only in market hours (from a few minutes before the open), "
             "restarting it with backoff if it dies: the feed supervisor, in this process, for "
-            "set-ups without Celery beat (see docs/celery.md).",
+            "set-ups without Celery beat; it also syncs the instrument master daily, as beat "
+            "would (see docs/celery.md).",
         )
         add_feed_arguments(parser)
 

@@ -73,6 +73,9 @@ def feed_env(*, database: str, log_dir: Path, **extra: Any) -> dict[str, str]:
         ANGEL_ONE_CLIENT_ID="",
         ANGEL_ONE_PASSWORD="",
         ANGEL_ONE_TOTP_KEY="",
+        # `serve --supervise` would download the real instrument master: tests that want the
+        # daily sync turn it on, with the peer's master.
+        INSTRUMENTS_SYNC_DAILY="false",
     )
     env.update({key: str(value) for key, value in extra.items()})
     return env
