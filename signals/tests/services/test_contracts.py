@@ -10,6 +10,7 @@ import time_machine
 from django.apps import apps
 
 from accounts.models import User
+from marketdata.instruments import instruments_sync
 from marketdata.market_calendar import IST
 from marketdata.models import Instrument
 from signals import contracts, selectors, services
@@ -163,7 +164,10 @@ def test_terms_that_name_no_live_contract_are_refused_naming_the_term(
 def test_a_retired_contract_leaves_its_signals_working_with_their_copies(active_signal):
     copies = (active_signal.token, active_signal.exchange, active_signal.lot_size)
 
-    Instrument.objects.filter(symbol=OPTION).delete()  # the daily sync retires a contract
+    # The daily sync the day after the contract expired (a master that no longer lists it).
+    result = instruments_sync(records=[], today=active_signal.expiry + timedelta(days=1))
+
+    assert result.removed >= 1 and not Instrument.objects.filter(symbol=OPTION).exists()
 
     active_signal.refresh_from_db()
     assert active_signal.instrument is None
