@@ -93,11 +93,11 @@ migrations: install ## Regenerate both migration sets (SQL and MongoDB) so they 
 	env -u MONGODB_URL $(PY) manage.py makemigrations
 	MONGODB_URL=mongodb://127.0.0.1:27017 $(PY) manage.py makemigrations_mongo
 
-BENCHES := parser ingest api feed ws latency instruments
+BENCHES := parser ingest api feed ws latency instruments options
 
 bench: install ## Run every benchmark in bench/ (needs PostgreSQL and Redis as for make test)
 	@for name in $(BENCHES); do $(MAKE) --no-print-directory bench-$$name || exit 1; done
 
-bench-%: install ## Run one benchmark: bench-parser, bench-ingest, bench-api, bench-feed, bench-ws, bench-latency, bench-instruments
+bench-%: install ## Run one benchmark: bench-parser, bench-ingest, bench-api, bench-feed, bench-ws, bench-latency, bench-instruments, bench-options
 	@echo "== bench/$* =="
 	REDIS_URL=$(TEST_REDIS_URL) BENCH_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(PY) bench/$*/run.py

@@ -95,6 +95,10 @@ class Instrument(models.Model):
             models.Index(fields=["token"], name="instrument_token_1"),
             models.Index(fields=["symbol"], name="instrument_symbol_1"),
             models.Index(fields=["subscribed"], name="subscribed_1"),
+            # An index's option chain and its expiries (marketdata.options.chain).
+            models.Index(
+                fields=["name", "instrument_type", "expiry"], name="name_1_type_1_expiry_1"
+            ),
         ]
 
     def __str__(self) -> str:

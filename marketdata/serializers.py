@@ -11,6 +11,8 @@ from marketdata import selectors
 from marketdata.live.render import tick_render
 from marketdata.market_calendar import IST
 from marketdata.models import DataQuality
+from marketdata.options import chain
+from marketdata.options.render import chain_render
 from trading_signals.api.serializers import FiniteFloatField, FromToSerializer
 
 
@@ -238,3 +240,102 @@ class InstrumentQuerySerializer(serializers.Serializer):
     exchange = serializers.CharField(required=False, max_length=16)
     instrument_type = serializers.CharField(required=False, max_length=16)
     expiry = serializers.DateField(required=False)
+
+
+# --- the option chain (docs/options.md) ---
+
+
+class OptionChainQuerySerializer(serializers.Serializer):
+    expiry = serializers.DateField(
+        required=False, help_text="YYYY-MM-DD; default: the nearest expiry not yet expired."
+    )
+    strikes = serializers.IntegerField(
+        required=False,
+        default=chain.DEFAULT_STRIKES,
+        min_value=1,
+        max_value=chain.MAX_STRIKES,
+        help_text="Strikes each side of the ATM strike.",
+    )
+
+
+def _reasons() -> serializers.DictField:
+    return serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Each null field of this object and why it is null (docs/options.md).",
+    )
+
+
+class ChainOptionSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    token = serializers.CharField()
+    last_price = serializers.FloatField(allow_null=True)
+    change = serializers.FloatField(allow_null=True, help_text="From the previous close.")
+    open_interest = serializers.IntegerField(allow_null=True, help_text="SNAP_QUOTE mode only.")
+    volume = serializers.IntegerField(allow_null=True, help_text="QUOTE and SNAP_QUOTE modes.")
+    last_at = serializers.DateTimeField(allow_null=True, help_text="Time of the last tick, UTC.")
+    iv = serializers.FloatField(allow_null=True, help_text="Implied volatility, 0.15 = 15%.")
+    delta = serializers.FloatField(allow_null=True, help_text="With respect to the forward.")
+    gamma = serializers.FloatField(allow_null=True, help_text="With respect to the forward.")
+    theta = serializers.FloatField(allow_null=True, help_text="Per calendar day.")
+    vega = serializers.FloatField(allow_null=True, help_text="Per 1 point of volatility.")
+    reasons = _reasons()
+
+
+class ChainStrikeSerializer(serializers.Serializer):
+    strike = serializers.FloatField()
+    CE = ChainOptionSerializer(allow_null=True)
+    PE = ChainOptionSerializer(allow_null=True)
+    reasons = _reasons()
+
+
+class ChainSpotSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    price = serializers.FloatField(allow_null=True, help_text="The index's last tick.")
+    at = serializers.DateTimeField(allow_null=True)
+    reasons = _reasons()
+
+
+class ChainModelSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="black76: Black's model on the forward.")
+    rate = serializers.FloatField(help_text="OPTION_RISK_FREE_RATE, continuously compounded.")
+    forward = serializers.FloatField(allow_null=True)
+    forward_source = serializers.CharField(
+        allow_null=True, help_text="put_call_parity or spot_carry."
+    )
+    forward_strikes = serializers.ListField(child=serializers.FloatField())
+    time_to_expiry = serializers.FloatField(help_text="Years, from as_of to expires_at.")
+    day_count = serializers.CharField()
+    as_of = serializers.DateTimeField(help_text="The valuation moment: the spot's tick.")
+    expires_at = serializers.DateTimeField()
+    stale_after_seconds = serializers.FloatField()
+    min_seconds_to_expiry = serializers.FloatField()
+    reasons = _reasons()
+
+
+class ChainLiveSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["requested", "subscription_limit", "unavailable"])
+    symbols = serializers.IntegerField()
+    grace_seconds = serializers.FloatField()
+    detail = serializers.CharField()
+
+
+class OptionChainSerializer(serializers.Serializer):
+    """The chain's schema; `marketdata.options.render.chain_render` writes it."""
+
+    underlying = serializers.CharField()
+    expiry = serializers.DateField()
+    spot = ChainSpotSerializer()
+    atm_strike = serializers.FloatField()
+    model = ChainModelSerializer()
+    live = ChainLiveSerializer()
+    strikes = ChainStrikeSerializer(many=True)
+
+    def to_representation(
+        self, instance: tuple[chain.OptionChain, chain.LiveRequest]
+    ) -> dict[str, Any]:
+        return chain_render(*instance)
+
+
+class OptionExpiriesSerializer(serializers.Serializer):
+    underlying = serializers.CharField()
+    expiries = serializers.ListField(child=serializers.DateField())

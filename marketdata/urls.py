@@ -30,4 +30,14 @@ urlpatterns = [
         views.InstrumentViewSet.as_view({"get": "list"}),
         name="market-data-instruments",
     ),
+    path(
+        "option-chain/<str:underlying>",
+        views.OptionChainViewSet.as_view({"get": "chain"}),
+        name="market-data-option-chain",
+    ),
+    path(
+        "option-chain/<str:underlying>/expiries",
+        views.OptionChainViewSet.as_view({"get": "expiries"}),
+        name="market-data-option-expiries",
+    ),
 ]

@@ -17,6 +17,7 @@ from marketdata import instruments, selectors
 from marketdata.market_calendar import ist_day
 from marketdata.models import Instrument, MarketData
 from marketdata.ops import daily
+from marketdata.options import chain as chains
 from marketdata.serializers import (
     ChartQuerySerializer,
     ChartSerializer,
@@ -24,6 +25,9 @@ from marketdata.serializers import (
     InstrumentQuerySerializer,
     InstrumentSerializer,
     LatestQuerySerializer,
+    OptionChainQuerySerializer,
+    OptionChainSerializer,
+    OptionExpiriesSerializer,
     RangeQuerySerializer,
     StatisticsSerializer,
     SymbolPathSerializer,
@@ -36,6 +40,9 @@ from trading_signals.api.pagination import BoundedPageSizeMixin
 from trading_signals.api.throttling import UserRateThrottle
 
 UNKNOWN_SYMBOL = error_response("No such symbol.")
+UNKNOWN_UNDERLYING = error_response(
+    "Not one of the six indices, or the instrument master lists none of its options."
+)
 # What every market-data read may answer besides its own errors (MarketReadThrottle).
 READ_ERRORS = {**SIGNED_IN, 429: THROTTLED}
 SYMBOL = OpenApiParameter("symbol", str, OpenApiParameter.PATH, description="e.g. NIFTY")
@@ -185,3 +192,58 @@ class InstrumentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Instrumen
         return instruments.instruments_search(
             **validated(InstrumentQuerySerializer, self.request.query_params)
         )
+
+
+UNDERLYING = OpenApiParameter(
+    "underlying", str, OpenApiParameter.PATH, description=", ".join(chains.UNDERLYINGS)
+)
+
+
+def _known_underlying(underlying: str) -> str:
+    if underlying.upper() not in chains.UNDERLYINGS:
+        raise NotFound(
+            f"No option chain for {underlying!r}: one of {', '.join(chains.UNDERLYINGS)}."
+        )
+    return underlying.upper()
+
+
+class OptionChainViewSet(viewsets.ViewSet):
+    throttle_classes = [MarketReadThrottle]
+
+    @extend_schema(
+        tags=["market-data"],
+        parameters=[UNDERLYING, OptionChainQuerySerializer],
+        responses={
+            200: OptionChainSerializer,
+            400: BAD_INPUT,
+            404: UNKNOWN_UNDERLYING,
+            **READ_ERRORS,
+        },
+        description="The index's option chain for one expiry: the spot, the ATM strike, and "
+        "for each strike the call's and put's last price, implied volatility and Greeks "
+        "(Black-76 on the forward implied by put-call parity), each null with its reason. "
+        "The contracts are streamed for LIVE_DEMAND_GRACE_SECONDS after the request "
+        "(`live` says whether the feed accepted them).",
+    )
+    def chain(self, request: Request, underlying: str) -> Response:
+        underlying = _known_underlying(underlying)
+        params = validated(OptionChainQuerySerializer, request.query_params)
+        try:
+            found = chains.option_chain(underlying=underlying, now=timezone.now(), **params)
+        except chains.NoOptionsListedError as missing:
+            raise NotFound(str(missing)) from None
+        live = chains.option_chain_stream(symbols=found.symbols())
+        return Response(OptionChainSerializer((found, live)).data)
+
+    @extend_schema(
+        tags=["market-data"],
+        parameters=[UNDERLYING],
+        responses={200: OptionExpiriesSerializer, 404: UNKNOWN_UNDERLYING, **READ_ERRORS},
+        description="The expiries of the index's options in the instrument master that have "
+        "not expired (15:30 IST of the expiry day), nearest first.",
+    )
+    def expiries(self, request: Request, underlying: str) -> Response:
+        underlying = _known_underlying(underlying)
+        expiries = chains.option_expiries(underlying=underlying, now=timezone.now())
+        body = {"underlying": underlying, "expiries": expiries}
+        return Response(OptionExpiriesSerializer(body).data)

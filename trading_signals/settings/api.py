@@ -31,6 +31,12 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 MARKET_READ_THROTTLE_RATE = env.str("MARKET_READ_THROTTLE_RATE", default="600/min")
 # How long a computed statistics report is served again (it reads every stored tick).
 MARKET_STATISTICS_CACHE_SECONDS = env.int("MARKET_STATISTICS_CACHE_SECONDS", default=5)
+# The option chain (docs/options.md): a contract's last price older than this, before the
+# spot's tick, gets no implied volatility ("stale_price").
+OPTION_PRICE_STALE_SECONDS = env.float("OPTION_PRICE_STALE_SECONDS", default=120.0)
+# The annual risk-free rate (continuously compounded) of the Black-76 model: it discounts
+# premiums, and carries the spot to a forward when no call and put are both priced.
+OPTION_RISK_FREE_RATE = env.float("OPTION_RISK_FREE_RATE", default=0.065)
 
 if NUM_PROXIES < 0:
     raise ImproperlyConfigured("NUM_PROXIES must be 0 or more.")
@@ -40,6 +46,10 @@ if not re.fullmatch(r"[1-9][0-9]*/[smhd][a-z]*", MARKET_READ_THROTTLE_RATE):
     raise ImproperlyConfigured("MARKET_READ_THROTTLE_RATE must look like 600/min.")
 if MARKET_STATISTICS_CACHE_SECONDS < 0:
     raise ImproperlyConfigured("MARKET_STATISTICS_CACHE_SECONDS must be 0 or more.")
+if not OPTION_PRICE_STALE_SECONDS > 0:
+    raise ImproperlyConfigured("OPTION_PRICE_STALE_SECONDS must be a positive number of seconds.")
+if not 0 <= OPTION_RISK_FREE_RATE < 1:
+    raise ImproperlyConfigured("OPTION_RISK_FREE_RATE must be a yearly rate from 0 to 1 (0.065).")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from accounts.services import auth_login
 from conftest import PASSWORD
 from marketdata.services import tick_ingest
+from marketdata.tests.options.chain_data import chain_list
 from marketdata.ticks import Tick
 from signals import services as signal_services
 from signals.tests.helpers import option_contract_create, signal_data
@@ -161,18 +162,22 @@ def test_the_schema_lists_every_endpoint_the_review_named():
     assert {"page_size", "search"} <= set(
         listed["/api/v1/market-data/instruments"].query_parameters
     )
+    assert {"expiry", "strikes"} <= set(
+        listed["/api/v1/market-data/option-chain/{underlying}"].query_parameters
+    )
 
 
 @pytest.fixture
 def stored_rows(db, staff_user) -> dict[str, str]:
-    """A NIFTY tick and a signal, so requests find rows to filter, page and chart; the path
-    parameters that name them."""
+    """A NIFTY tick, a signal and three strikes of NIFTY options, so requests find rows to
+    filter, page and chart and a chain to value; the path parameters that name them."""
     at = datetime(2025, 1, 6, 4, 30, tzinfo=UTC)
     tick = Tick(token="99926000", symbol="NIFTY", ltpc=23500.0, received_at=at, exchange="NSE")
     tick_ingest(ticks=[tick], enforce_market_hours=False)
     option_contract_create()  # the option the signal names, in the instrument master
     signal = signal_services.signal_create(author=staff_user, data=signal_data())
-    return {"symbol": "NIFTY", "id": str(signal.pk)}
+    chain_list(expiry=date(2099, 12, 31), strikes=[23_450.0, 23_500.0, 23_550.0])
+    return {"symbol": "NIFTY", "id": str(signal.pk), "underlying": "NIFTY"}
 
 
 @pytest.mark.django_db
