@@ -1,7 +1,7 @@
 """Fixtures of the signals tests: the instrument master's option contracts, signals made
 through the services on them, a history of closed ones (for performance), and the time now."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from marketdata.models import Instrument
 from signals import services
 from signals.models import Signal
 from signals.tests.helpers import TEST_OPTIONS, history_make, option_contract_create, signal_data
+
 
 @pytest.fixture
 def staff_user(staff_user: User) -> User:
