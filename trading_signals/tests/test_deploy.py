@@ -37,14 +37,21 @@ def test_the_app_image_is_built_from_the_repositorys_dockerfile(compose):
         assert (DEPLOY / build["context"] / build["dockerfile"]).is_file()
 
 
+def _command_lines(argv: list[str]) -> list[list[str]]:
+    """A service's command, or each command of its `sh -c "a && b"`."""
+    if argv[:2] == ["sh", "-c"]:
+        return [shlex.split(line) for line in argv[2].split("&&")]
+    return [argv]
+
+
 def test_every_app_process_runs_a_command_the_project_has(compose):
     commands = get_commands()
     for name in APP_SERVICES:
-        argv = compose["services"][name]["command"]
-        if argv[:2] == ["python", "manage.py"]:
-            assert argv[2] in commands, f"{name}: no management command {argv[2]!r}"
-        else:
-            assert argv[:3] == ["celery", "-A", "trading_signals"], shlex.join(argv)
+        for argv in _command_lines(compose["services"][name]["command"]):
+            if argv[:2] == ["python", "manage.py"]:
+                assert argv[2] in commands, f"{name}: no management command {argv[2]!r}"
+            else:
+                assert argv[:3] == ["celery", "-A", "trading_signals"], shlex.join(argv)
 
 
 def test_nginx_mounts_the_repositorys_config_and_proxies_to_web(compose):
