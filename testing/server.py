@@ -51,7 +51,23 @@ def serving(
     send_buffer: int | None = None,
     timeout: float = 60,
 ) -> Iterator[int]:
-    """Start `command` (with `{fd}` standing for a listening socket) and yield its port.
+    """`serving_process`, yielding the port only."""
+    with serving_process(
+        env=env, log=log, command=command, send_buffer=send_buffer, timeout=timeout
+    ) as (port, _pid):
+        yield port
+
+
+@contextmanager
+def serving_process(
+    *,
+    env: dict[str, str],
+    log: Path,
+    command: Sequence[str] = DAPHNE,
+    send_buffer: int | None = None,
+    timeout: float = 60,
+) -> Iterator[tuple[int, int]]:
+    """Start `command` (with `{fd}` standing for a listening socket); yield its port and pid.
 
     `send_buffer` fixes the kernel's send buffer of every accepted connection (they inherit
     it from the listening socket), so a test can fill it without megabytes of data.
@@ -73,7 +89,7 @@ def serving(
     listener.close()
     try:
         _wait_until_serving(port, process, time.monotonic() + timeout)
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         try:

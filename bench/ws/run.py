@@ -1,168 +1,186 @@
-"""Live push fan-out: our daphne `/ws` against a bare asyncio `websockets` broadcast server.
+"""Live push fan-out: the candidate servers and channel layers against a bare broadcast server.
 
-N clients, each subscribed to all six indices; a publisher process calls
-`marketdata.live.publish.ticks_publish` (through Redis) with one tick per index every 1/RATE s.
-Both servers get the same publisher and the same load generator (this process), one after
-the other. Printed: publish-to-receive latency p50/p95/p99, delivered messages/s, and lost
-messages (ticks a client never got), for each server, and our p99 over the bare one's.
+Variants, each a server process measured in turn with the same publisher and load generator:
 
-    REDIS_URL=redis://127.0.0.1:6379/6 .venv/bin/python bench/ws/run.py [--clients 500 1000]
+  a  ours: FanoutChannelLayer, LiveConsumer and its daphne fast paths, on daphne
+  b  channels-redis' RedisPubSubChannelLayer and a plain AsyncJsonWebsocketConsumer, on daphne
+  c  the same as b on uvicorn (uvloop, httptools, websockets' sans-I/O protocol)
+  d  a bare asyncio `websockets` server relaying the same Redis channels (the reference)
+
+N clients, each subscribed to the six indices; a publisher process sends one tick per index
+every 1/RATE s for SECONDS. The clients run in LOAD_PROCESSES processes of their own (not in
+this one), read every message as it arrives, and count each tick they get: every client must
+get every tick (6 x RATE x SECONDS). Printed per run, client count and variant:
+publish-to-receive latency p50/p99/max, ticks missing (lost or conflated: the clients that
+missed any, and the most one client missed), and each variant's p99 over the bare server's.
+
+Targets (issue 12), for each run: at most 500 clients, p99 <= 1.5x bare's; above, p99 <= 2x
+bare's; and no tick missing for any client. `--runs 3` measures three runs in a row and
+reports each and the worst. Exits non-zero when the product's variant misses a target.
+
+    REDIS_URL=redis://127.0.0.1:6379/N .venv/bin/python bench/ws/run.py \
+        [--clients 500 1000] [--runs 3] [--variants a b c d] [--seconds 10]
 
 Needs REDIS_URL. Uses a throwaway SQLite database in a temporary directory.
 """
 
 import argparse
-import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from http import HTTPStatus
+from dataclasses import dataclass
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.common import index_tokens, setup_django  # noqa: E402 - needs BASE_DIR on the path
+from bench.common import index_tokens, machine_note, setup_django  # noqa: E402 - path above
+from testing.server import DAPHNE, serving  # noqa: E402
 
-VOLUME_KEY = '"volume":'  # the publisher puts its clock (microseconds) in the tick's volume
-
-
-# --- The publisher (a separate process) ----------------------------------------------------
-
-
-def symbols() -> list[str]:
-    """The six indices, each client's subscription (once Django is set up)."""
-    return list(index_tokens())
-
-
-def publish(rate: float, seconds: float) -> None:
-    from datetime import UTC, datetime
-
-    from marketdata.live.publish import ticks_publish
-    from marketdata.ticks import Tick
-
-    names = symbols()
-    batches = int(rate * seconds)
-    start = time.monotonic() + 0.2
-    for i in range(batches):
-        time.sleep(max(0.0, start + i / rate - time.monotonic()))
-        now = datetime.now(tz=UTC)
-        stamp = time.time_ns() // 1000
-        ticks = [
-            Tick(token=str(n), symbol=s, ltpc=100.0 + i, received_at=now, volume=stamp)
-            for n, s in enumerate(names)
-        ]
-        ticks_publish(ticks=ticks)
-    print(batches * len(names))
+HERE = Path(__file__).resolve().parent
+PRODUCT_SETTINGS = "trading_signals.settings"
+PUBSUB_SETTINGS = "bench.ws.pubsub_settings"
+PUBSUB_APP = "bench.ws.pubsub_app:application"
+UVICORN = [
+    *[sys.executable, "-m", "uvicorn", "--fd", "{fd}", "--loop", "uvloop", "--http", "httptools"],
+    *["--ws", "websockets-sansio", "--lifespan", "off", "--log-level", "warning"],
+    *["--no-access-log", PUBSUB_APP],
+]
+BARE = [sys.executable, str(HERE / "servers.py"), "bare", "{fd}"]
+REFERENCE = "d"
+PRODUCT = "a"  # the variant the product ships: its misses make the exit status non-zero
 
 
-# --- The bare server (a separate process) --------------------------------------------------
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    command: list[str]
+    settings: str
+    publisher: str  # servers.py's publisher kind
 
 
-async def bare_server(fd: int) -> None:
-    import redis.asyncio as aioredis
-    import websockets
-    from channels.layers import get_channel_layer
+VARIANTS = {
+    "a": Variant("ours (Fanout, daphne)", DAPHNE, PRODUCT_SETTINGS, "fanout"),
+    "b": Variant("pubsub, daphne", [*DAPHNE[:-1], PUBSUB_APP], PUBSUB_SETTINGS, "pubsub"),
+    "c": Variant("pubsub, uvicorn", UVICORN, PUBSUB_SETTINGS, "pubsub"),
+    "d": Variant("bare websockets", BARE, PRODUCT_SETTINGS, "fanout"),
+}
 
-    from marketdata.live.layer import expanded, unpack
-    from marketdata.live.publish import tick_group
 
-    clients: set = set()
+@dataclass(frozen=True)
+class Figures:
+    p50: float
+    p99: float
+    max: float
+    missing: int  # ticks the clients did not get, all clients together
+    missing_clients: int  # clients that missed at least one tick
+    worst_client_missing: int
+    expected: int  # ticks all clients together should have got
+    load_busy: float  # the busiest load generator's CPU seconds per second while measuring
 
-    async def handler(connection) -> None:
-        await connection.recv()  # the subscribe message: every client wants all six
-        clients.add(connection)
+
+def p99_limit(clients: int) -> float:
+    """The most a variant's p99 may be, as a multiple of the bare server's (issue 12)."""
+    return 1.5 if clients <= 500 else 2.0
+
+
+def _load_processes(url: str, clients: int, processes: int) -> list[subprocess.Popen[str]]:
+    symbols = ",".join(index_tokens())
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    started = [
+        subprocess.Popen(
+            [sys.executable, str(HERE / "load.py"), url, str(share), symbols],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+        if share
+    ]
+    for process in started:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError("A load generator failed to connect its clients (see above).")
+    return started
+
+
+def _publish(variant: Variant, env: dict[str, str], rate: float, seconds: float) -> int:
+    """Runs the publisher to its end; the number of ticks each client should get."""
+    command = [sys.executable, str(HERE / "servers.py"), "publish", variant.publisher]
+    out = subprocess.run(
+        [*command, str(rate), str(seconds)],
+        env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": variant.settings},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return int(out) * len(index_tokens())
+
+
+def measure(variant: Variant, clients: int, args: argparse.Namespace, env: dict, token: str):
+    server_env = {**env, "DJANGO_SETTINGS_MODULE": variant.settings}
+    log = Path(env["LOG_DIR"]) / "server.log"
+    with serving(env=server_env, log=log, command=variant.command) as port:
+        loads = _load_processes(f"ws://127.0.0.1:{port}/ws?token={token}", clients, args.load)
         try:
-            await connection.wait_closed()
+            time.sleep(0.5)  # let the last subscriptions land
+            per_client = _publish(variant, env, args.rate, args.seconds)
+            results = []
+            for process in loads:
+                assert process.stdin is not None and process.stdout is not None
+                process.stdin.write(f"{per_client}\n")
+                process.stdin.flush()
+            for process in loads:
+                results.append(json.loads(process.stdout.readline()))  # type: ignore[union-attr]
         finally:
-            clients.discard(connection)
-
-    def health(connection, request):
-        if request.path == "/health":
-            return connection.respond(HTTPStatus.OK, "ok\n")
-        return None
-
-    prefix = get_channel_layer().prefix
-    pubsub = aioredis.Redis.from_url(os.environ["REDIS_URL"]).pubsub()
-    await pubsub.subscribe(*(f"{prefix}:{tick_group(s)}" for s in symbols()))
-    sock = socket.socket(fileno=fd)
-    async with websockets.serve(handler, sock=sock, process_request=health, compression=None):
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                for item in expanded(unpack(message["data"])):
-                    websockets.broadcast(clients, item["text"])
+            for process in loads:
+                process.kill()
+                process.wait()
+    return _figures(results, per_client)
 
 
-# --- The load generator (this process) ----------------------------------------------------
-
-
-@dataclass
-class Tally:
-    latencies_ms: list[float] = field(default_factory=list)
-    received: int = 0
-
-
-async def client(url: str, tally: Tally, ready: asyncio.Event, done: asyncio.Event) -> None:
-    import websockets
-
-    async with websockets.connect(url, compression=None, max_queue=None) as ws:
-        await ws.send(json.dumps({"action": "subscribe", "symbols": symbols()}))
-        ready.set()
-        async for text in ws:
-            at = text.find(VOLUME_KEY)
-            if at < 0 or text.startswith('{"type":"snapshot"'):
-                continue
-            end = text.find(",", at)
-            tally.latencies_ms.append((time.time_ns() // 1000 - int(text[at + 9 : end])) / 1000)
-            tally.received += 1
-            if done.is_set():
-                return
-
-
-async def measure(url: str, n_clients: int, rate: float, seconds: float) -> dict:
-    tally = Tally()
-    done = asyncio.Event()
-    readies = [asyncio.Event() for _ in range(n_clients)]
-    tasks = []
-    for ready in readies:
-        tasks.append(asyncio.create_task(client(url, tally, ready, done)))
-        await asyncio.sleep(0.002)  # a steady connect rate, not a SYN flood
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
-    await asyncio.sleep(1)  # let the last subscriptions land
-    publisher = await asyncio.create_subprocess_exec(
-        sys.executable,
-        __file__,
-        "--publish",
-        str(rate),
-        str(seconds),
-        stdout=subprocess.PIPE,
+def _figures(results: list[dict], per_client: int) -> Figures:
+    received = [count for result in results for count in result["received"]]
+    latencies = sorted(value / 1000 for result in results for value in result["latencies_us"])
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    missing = [max(per_client - count, 0) for count in received]
+    return Figures(
+        p50=q[49],
+        p99=q[98],
+        max=latencies[-1] if latencies else 0.0,
+        missing=sum(missing),
+        missing_clients=sum(1 for m in missing if m),
+        worst_client_missing=max(missing, default=0),
+        expected=per_client * len(received),
+        load_busy=max(result["busy"] for result in results),
     )
-    started = time.monotonic()
-    out, _ = await publisher.communicate()
-    expected = int(out) * n_clients
-    deadline = time.monotonic() + 10
-    while tally.received < expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    elapsed = time.monotonic() - started
-    done.set()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    q = statistics.quantiles(tally.latencies_ms, n=100) if len(tally.latencies_ms) > 1 else [0] * 99
-    return {
-        "p50": q[49],
-        "p95": q[94],
-        "p99": q[98],
-        "rate": tally.received / elapsed,
-        "lost": expected - tally.received,
-        "expected": expected,
-    }
+
+
+def misses(figures: Figures, bare: Figures | None, clients: int) -> list[str]:
+    """The targets these figures miss (none for the reference itself)."""
+    found = []
+    if figures.missing:
+        found.append(f"{figures.missing} ticks missing")
+    if bare is not None and figures.p99 > p99_limit(clients) * bare.p99:
+        found.append(f"p99 {figures.p99 / bare.p99:.2f}x bare's (limit {p99_limit(clients)}x)")
+    return found
+
+
+def line(key: str, figures: Figures, bare: Figures | None, clients: int) -> str:
+    ratio = f"{figures.p99 / bare.p99:5.2f}x" if bare else "  ref "
+    verdict = "; ".join(misses(figures, bare, clients)) or "ok"
+    if key == REFERENCE:
+        verdict = "reference" if not figures.missing else f"{figures.missing} ticks missing"
+    return (
+        f"  {key} {VARIANTS[key].label:<22} p50 {figures.p50:7.1f}  p99 {figures.p99:7.1f}  "
+        f"max {figures.max:7.1f} ms  p99/bare {ratio}  missing {figures.missing} of "
+        f"{figures.expected} ({figures.missing_clients} clients, worst "
+        f"{figures.worst_client_missing}), load gen {figures.load_busy:.0%} busy  {verdict}"
+    )
 
 
 def prepare_database(workdir: Path) -> tuple[dict[str, str], str]:
@@ -183,50 +201,68 @@ def prepare_database(workdir: Path) -> tuple[dict[str, str], str]:
     return env, str(AccessToken.for_user(user))
 
 
-def report(name: str, figures: dict) -> None:
-    print(
-        f"  {name:<14} p50 {figures['p50']:7.1f} ms  p95 {figures['p95']:7.1f} ms  "
-        f"p99 {figures['p99']:7.1f} ms  {figures['rate']:8.0f} msg/s  "
-        f"lost {figures['lost']} of {figures['expected']}"
-    )
+def summary(table: dict, args: argparse.Namespace) -> bool:
+    """Prints the worst of the runs per client count and variant; True if the product held."""
+    print(f"\nWorst of {args.runs} run(s); targets: no tick missing, p99 <= 1.5x bare's up to")
+    print("500 clients, <= 2x above, in every run.")
+    held = True
+    for clients in args.clients:
+        print(f"{clients} clients")
+        for key in args.variants:
+            runs = [table[run][clients] for run in range(args.runs)]
+            ratios = [r[key].p99 / r[REFERENCE].p99 for r in runs if REFERENCE in r]
+            failed = [
+                i + 1 for i, r in enumerate(runs) if misses(r[key], r.get(REFERENCE), clients)
+            ]
+            worst = max((r[key] for r in runs), key=lambda f: f.p99)
+            text = f"worst p99/bare {max(ratios):.2f}x, " if ratios and key != REFERENCE else ""
+            verdict = f"missed in run(s) {failed}" if failed else "held in every run"
+            if key == REFERENCE:
+                verdict = "reference"
+            print(
+                f"  {key} {VARIANTS[key].label:<22} worst p99 {worst.p99:7.1f} ms, {text}"
+                f"most missing {max(r[key].missing for r in runs)}: {verdict}"
+            )
+            if key == PRODUCT and failed:
+                held = False
+    return held
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, nargs="+", default=[500, 1000])
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list("abcd"))
+    parser.add_argument("--runs", type=int, default=3, help="runs in a row, each reported")
     parser.add_argument("--rate", type=float, default=5.0, help="ticks per second per index")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--load", type=int, default=2, help="load generator processes")
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
-        sys.exit("bench/ws needs REDIS_URL (a Redis server): the publisher talks to it.")
+        sys.exit("bench/ws needs REDIS_URL (a Redis server): the publishers talk to it.")
 
-    from testing.server import serving
-
+    table: dict[int, dict[int, dict[str, Figures]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        env, token = prepare_database(workdir)
-        bare = [sys.executable, __file__, "--bare-server", "{fd}"]
-        for n in args.clients:
-            print(
-                f"{n} clients x {len(symbols())} symbols x {args.rate:g} ticks/s, {args.seconds:g} s"
-            )
-            results = {}
-            for name, command in (("daphne /ws", None), ("bare websockets", bare)):
-                kwargs = {"command": command} if command else {}
-                with serving(env=env, log=workdir / "server.log", **kwargs) as port:
-                    url = f"ws://127.0.0.1:{port}/ws?token={token}"
-                    results[name] = asyncio.run(measure(url, n, args.rate, args.seconds))
-                report(name, results[name])
-            ratio = results["daphne /ws"]["p99"] / max(results["bare websockets"]["p99"], 0.001)
-            print(f"  p99 ratio (ours / bare): {ratio:.2f}")
+        env, token = prepare_database(Path(tmp))
+        for run in range(args.runs):
+            table[run] = {}
+            for clients in args.clients:
+                print(
+                    f"Run {run + 1}: {clients} clients x {len(index_tokens())} symbols x "
+                    f"{args.rate:g} ticks/s, {args.seconds:g} s; {machine_note()}",
+                    flush=True,
+                )
+                results = table[run][clients] = {}
+                for key in args.variants:
+                    results[key] = measure(VARIANTS[key], clients, args, env, token)
+                for key in args.variants:
+                    print(line(key, results[key], results.get(REFERENCE), clients), flush=True)
+    held = summary(table, args)
+    print(f"\n{machine_note().replace('at the start', 'at the end')}")
+    if PRODUCT in args.variants and not held:
+        sys.exit(f"The product's variant ({PRODUCT}) missed a target.")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--publish":
-        setup_django()
-        publish(float(sys.argv[2]), float(sys.argv[3]))
-    elif len(sys.argv) > 1 and sys.argv[1] == "--bare-server":
-        setup_django()
-        asyncio.run(bare_server(int(sys.argv[2])))
-    else:
-        main()
+    main()

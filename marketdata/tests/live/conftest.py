@@ -8,6 +8,7 @@ is moved to a file copy of it that daphne opens too.
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import User
-from testing.server import serving
+from testing.server import serving_process
 
 
 def _sqlite_copy(directory: Path) -> Path:
@@ -43,9 +44,15 @@ def sqlite_file(django_db_setup, django_db_blocker, tmp_path_factory) -> Path | 
         return _sqlite_copy(tmp_path_factory.mktemp("live-db"))
 
 
+@dataclass(frozen=True)
+class DaphneServer:
+    url: str  # ws://127.0.0.1:<free port>/ws
+    pid: int
+
+
 @pytest.fixture(scope="module")
-def live_url(sqlite_file, tmp_path_factory) -> Iterator[str]:
-    """`ws://127.0.0.1:<free port>/ws` of a daphne process sharing our database and Redis."""
+def daphne_server(sqlite_file, tmp_path_factory) -> Iterator[DaphneServer]:
+    """A daphne process sharing our database and Redis."""
     if not settings.REDIS_URL:
         pytest.skip("The live push tests need a Redis server: set REDIS_URL.")
     logs = tmp_path_factory.mktemp("daphne")
@@ -59,8 +66,14 @@ def live_url(sqlite_file, tmp_path_factory) -> Iterator[str]:
         env["DATABASE_URL"] = f"sqlite:///{sqlite_file}"
     else:
         env["DATABASE_URL"] = _sql_url()
-    with serving(env=env, log=logs / "daphne.log", send_buffer=32768) as port:
-        yield f"ws://127.0.0.1:{port}/ws"
+    with serving_process(env=env, log=logs / "daphne.log", send_buffer=32768) as (port, pid):
+        yield DaphneServer(url=f"ws://127.0.0.1:{port}/ws", pid=pid)
+
+
+@pytest.fixture(scope="module")
+def live_url(daphne_server) -> str:
+    """`ws://127.0.0.1:<free port>/ws` of that daphne process."""
+    return daphne_server.url
 
 
 @pytest.fixture(scope="module", autouse=True)
