@@ -98,6 +98,8 @@ BENCHES := parser ingest api feed ws latency instruments options
 bench: install ## Run every benchmark in bench/ (needs PostgreSQL and Redis as for make test)
 	@for name in $(BENCHES); do $(MAKE) --no-print-directory bench-$$name || exit 1; done
 
+bench-ws: nginx  # variant n runs behind nginx
+
 bench-%: install ## Run one benchmark: bench-parser, bench-ingest, bench-api, bench-feed, bench-ws, bench-latency, bench-instruments, bench-options
 	@echo "== bench/$* =="
 	REDIS_URL=$(TEST_REDIS_URL) BENCH_POSTGRES_URL=$(BENCH_POSTGRES_URL) $(PY) bench/$*/run.py

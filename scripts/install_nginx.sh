@@ -1,5 +1,6 @@
 #!/bin/sh
-# nginx for `make prod` and `make prod-check`: Debian's package, installed here and only here.
+# nginx for `make prod`, `make prod-check` and `make bench-ws` (variant n): Debian's package,
+# installed here and only here.
 # Does nothing when /usr/sbin/nginx is there. Needs root (or sudo) and apt-get. The package's
 # own service is not used: the project runs nginx as its own process (deploy/prod.py).
 set -eu

@@ -25,8 +25,9 @@ DAPHNE = [
 ]
 
 
-def _wait_until_serving(port: int, process: subprocess.Popen[bytes], deadline: float) -> None:
-    """The socket accepts at once (it is bound before the child starts): wait for a reply."""
+def wait_until_serving(port: int, process: subprocess.Popen[bytes], deadline: float) -> None:
+    """Until `port` answers /health: a socket bound before the child started accepts at once,
+    so a connection is not enough."""
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"The server exited with status {process.returncode}.")
@@ -88,7 +89,7 @@ def serving_process(
         )
     listener.close()
     try:
-        _wait_until_serving(port, process, time.monotonic() + timeout)
+        wait_until_serving(port, process, time.monotonic() + timeout)
         yield port, process.pid
     finally:
         process.terminate()
