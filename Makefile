@@ -15,7 +15,7 @@ PROD_CHECK_DATABASE_URL ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run migrate test test-sqlite test-postgres test-mongodb lint format migrations bench nginx prod prod-check
+.PHONY: help install chromium run migrate test test-sqlite test-postgres test-mongodb lint format migrations bench nginx prod prod-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the pinned requirements
+
+chromium: ## Install Debian's chromium and chromium-driver for the admin's browser tests (once)
+	@bash scripts/install_chromium.sh >/dev/null || echo "Chromium is not installed: the browser tests (signals/tests/browser) will say why they skip."
 
 migrate: install ## Apply migrations to the configured store
 	$(PY) manage.py migrate --noinput
@@ -55,11 +58,11 @@ test: install ## Set up, run make lint, then the whole suite on SQLite and Postg
 	$(MAKE) --no-print-directory test-mongodb
 	$(MAKE) --no-print-directory prod-check
 
-test-sqlite: install ## The suite on SQLite
+test-sqlite: install chromium ## The suite on SQLite
 	@echo "== tests on SQLite =="
 	env -u DATABASE_URL -u MONGODB_URL REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
-test-postgres: install ## The suite on PostgreSQL ($$POSTGRES_TEST_URL)
+test-postgres: install chromium ## The suite on PostgreSQL ($$POSTGRES_TEST_URL)
 	@echo "== tests on PostgreSQL =="
 	env -u MONGODB_URL DATABASE_URL=$(POSTGRES_TEST_URL) REDIS_URL=$(TEST_REDIS_URL_POSTGRES) $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -1,17 +1,23 @@
 """Django admin for signals: the option picked from the instrument master (autocomplete), the
-rules of signals.rules shown as form errors, bulk cancel and close."""
+rules of signals.rules shown as form errors, bulk cancel and close; the market beside it
+(signals/admin_market.py): live price, P&L and chart on the forms, last price, P&L and the
+option's feed in the list."""
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.models import User
-from signals import rules, selectors, services
+from signals import admin_market, rules, selectors, services
 from signals.contracts import CONTRACT_FIELDS
 from signals.models import Signal, Status
 from trading_signals.errors import ApplicationError
@@ -73,7 +79,7 @@ class SignalForm(forms.ModelForm):
 MASTER_FIELDS = ["instrument", *CONTRACT_FIELDS, "token", "exchange", "lot_size"]
 TRADE_FIELDSETS = [
     (
-        "Trade",
+        admin_market.BESIDE_FIELDSET,
         {"fields": ["signal_type", "entry_price", "target_price", "stop_loss", "quantity"]},
     ),
     (None, {"fields": ["confidence", "notes"]}),
@@ -115,9 +121,12 @@ class SignalAdmin(admin.ModelAdmin):
         "entry_price",
         "target_price",
         "stop_loss",
+        "option_last_price",
+        "option_pnl",
         "quantity",
         "lot_size",
         "status_badge",
+        "option_feed",
         "outcome",
         "exit_price",
         "user",
@@ -125,12 +134,62 @@ class SignalAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "status", "signal_type", "option_type", "underlying", "outcome", InstrumentMatchedFilter,
+        admin_market.FeedStateFilter,
     ]  # fmt: skip
     search_fields = ["symbol", "=token", "notes", "user__email", "user__name"]
     autocomplete_fields = ["instrument"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     actions = ["cancel_selected", "close_selected_at_latest_price"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Signal]:
+        stale_after = timedelta(minutes=settings.SIGNAL_FEED_STALE_MINUTES)
+        return selectors.signals_with_market(
+            super().get_queryset(request), now=timezone.now(), stale_after=stale_after
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        market = path(
+            "market/",
+            self.admin_site.admin_view(self.market_view),
+            name="signals_signal_market",
+        )
+        return [market, *super().get_urls()]
+
+    def market_view(self, request: HttpRequest) -> HttpResponse:
+        return admin_market.market_view(self, request)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Signal | None = None,
+    ) -> HttpResponse:
+        form = context["adminform"].form
+        data = form.data if form.is_bound else form.initial
+        try:
+            trade = admin_market.trade_shown(
+                signal=obj, instrument_pk=data.get("instrument"), data=data
+            )
+        except admin_market.BadInputError:
+            trade = None  # the form says what is wrong with the option
+        context.update(admin_market.panel_context(trade=trade))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Last price (IST)", ordering="last_price")
+    def option_last_price(self, obj: Signal) -> str:
+        return admin_market.last_price_cell(obj)
+
+    @admin.display(description="P&L (Rs)", ordering="unrealised_rupees")
+    def option_pnl(self, obj: Signal) -> str:
+        return admin_market.pnl_cell(obj)
+
+    @admin.display(description="Option feed", ordering="feed_state")
+    def option_feed(self, obj: Signal) -> str:
+        return admin_market.feed_cell(obj)
 
     def get_fieldsets(self, request: HttpRequest, obj: Signal | None = None) -> list:
         return CHANGE_FIELDSETS if obj else ADD_FIELDSETS

@@ -1,5 +1,6 @@
-"""The signals app; it follows the feed through an after-store hook, and tells the feed what
-to stream (the options of ACTIVE signals) through a demand provider."""
+"""The signals app. It follows the feed through two hooks (the live one prices ACTIVE signals
+as their options tick; the after-store one closes those that reach a level) and tells the
+feed what to stream (the options of ACTIVE signals) through a demand provider."""
 
 from django.apps import AppConfig
 
@@ -10,9 +11,11 @@ class SignalsConfig(AppConfig):
 
     def ready(self) -> None:
         from marketdata.demand import demand_provider_register
-        from marketdata.feed.hooks import after_store_register
+        from marketdata.feed.hooks import after_store_register, live_register
+        from signals.live_pnl import signal_prices_seen
         from signals.selectors import signal_options_demanded
-        from signals.services import signal_outcomes_check
+        from signals.services import signal_ticks_stored
 
-        after_store_register(signal_outcomes_check)
+        live_register(signal_prices_seen)
+        after_store_register(signal_ticks_stored)
         demand_provider_register(signal_options_demanded)

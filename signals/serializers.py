@@ -5,13 +5,28 @@ from typing import Any
 from rest_framework import serializers
 
 from signals.models import Signal
+from signals.pnl import NO_PRICE, NOT_ACTIVE
 from signals.render import SIGNAL_FIELDS, signal_render
 from signals.rules import NOTES_MAX_LENGTH
+from signals.selectors import PERIODS
 from trading_signals.api.serializers import FromToSerializer, IdField
+
+
+class PnlAmountsSerializer(serializers.Serializer):
+    points = serializers.FloatField(help_text="Per unit of the option; positive is a gain.")
+    rupees = serializers.FloatField(help_text="points x lot_size (x quantity for the total)")
+    percent = serializers.FloatField(help_text="points / entry_price x 100")
+
+
+class PnlSerializer(serializers.Serializer):
+    per_lot = PnlAmountsSerializer()
+    total = PnlAmountsSerializer(help_text="The whole signal: per_lot x quantity (lots).")
 
 
 class SignalOutputSerializer(serializers.ModelSerializer):
     """The one signal shape, for the REST API and the live `signal` events."""
+
+    # The unrealised P&L needs the options' last prices: context={"quotes": signal_quotes(...)}.
 
     id = IdField()
     user_id = IdField()
@@ -25,13 +40,34 @@ class SignalOutputSerializer(serializers.ModelSerializer):
         ),
     )
 
+    last_price = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="An ACTIVE signal's option: its last traded price (null: see the reason).",
+    )
+    last_price_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="The exchange time of last_price."
+    )
+    unrealised_pnl = PnlSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="At last_price: BUY last - entry, SELL entry - last.",
+    )
+    unrealised_pnl_reason = serializers.ChoiceField(
+        choices=[NOT_ACTIVE, NO_PRICE],
+        read_only=True,
+        allow_null=True,
+        help_text="Why there is no unrealised P&L: not_active (closed: see points), "
+        "no_price (no price of the option is known).",
+    )
+
     class Meta:
         model = Signal
         fields = list(SIGNAL_FIELDS)
         read_only_fields = fields
 
     def to_representation(self, instance: Signal) -> dict[str, Any]:
-        return signal_render(instance)
+        return signal_render(instance, quote=self.context.get("quotes", {}).get(instance.symbol))
 
 
 class SignalInputSerializer(serializers.Serializer):
@@ -82,6 +118,10 @@ class SignalCloseInputSerializer(serializers.Serializer):
 
 
 class PerformanceQuerySerializer(FromToSerializer):
+    period = serializers.ChoiceField(
+        choices=PERIODS, default="day", help_text="The IST period of `by_period`'s rows."
+    )
+
     def from_to_field(self) -> serializers.Field:
         return serializers.DateTimeField(required=False)
 
@@ -97,6 +137,8 @@ class PerformanceFiguresSerializer(serializers.Serializer):
     win_rate = serializers.FloatField(allow_null=True, help_text="wins / count, 0-1")
     average_points = serializers.FloatField()
     total_points = serializers.FloatField()
+    average_rupees = serializers.FloatField(help_text="points x quantity (lots) x lot_size")
+    total_rupees = serializers.FloatField()
     average_holding_seconds = serializers.FloatField(allow_null=True)
 
 
@@ -109,9 +151,20 @@ class UnderlyingPerformanceSerializer(PerformanceFiguresSerializer):
     underlying = serializers.CharField()
 
 
+class SignalTypePerformanceSerializer(PerformanceFiguresSerializer):
+    signal_type = serializers.CharField()
+
+
+class PeriodPerformanceSerializer(PerformanceFiguresSerializer):
+    period_start = serializers.DateField(help_text="The period's first IST day.")
+
+
 class PerformanceSerializer(FromToSerializer):
+    period = serializers.CharField()
     by_author = AuthorPerformanceSerializer(many=True)
     by_underlying = UnderlyingPerformanceSerializer(many=True)
+    by_signal_type = SignalTypePerformanceSerializer(many=True)
+    by_period = PeriodPerformanceSerializer(many=True)
 
     def from_to_field(self) -> serializers.Field:
         return serializers.DateTimeField(allow_null=True)

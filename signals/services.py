@@ -6,7 +6,9 @@ same everywhere.
 The feed streams the option of every ACTIVE signal: `selectors.signal_options_demanded` is
 registered as a demand provider (apps.py), and every write announces the change to the feed
 once it is committed, so an option starts streaming when its signal is published and stops
-when the signal closes, within a second.
+when the signal closes, within a second. The feed's after-store hook, `signal_ticks_stored`,
+closes the signals its stored ticks reach a level of and hands the others to the live P&L
+(signals/live_pnl.py), which prices them on `/ws` as their options tick.
 """
 
 import logging
@@ -22,7 +24,7 @@ from accounts.models import User
 from marketdata.demand import demand_changed
 from marketdata.live import publish
 from marketdata.ticks import Tick
-from signals import selectors
+from signals import live_pnl, selectors
 from signals.models import Outcome, Signal, SignalType, Status, Underlying, expiry_first_live
 from signals.render import signal_render
 from signals.rules import CLOSED_MEANWHILE, signal_clean
@@ -37,10 +39,11 @@ logger = logging.getLogger(__name__)
 def _event_publish(*, signal: Signal, action: str) -> None:
     """Publish after the write is committed; a push failure must not undo the write. The
     feed is told too: the signal's option starts or stops streaming (`signal_options_demanded`)."""
+    quotes = selectors.signal_quotes(signals=[signal])
     event = {
         "type": "signal",
         "action": action,
-        "signal": signal_render(signal),
+        "signal": signal_render(signal, quote=quotes.get(signal.symbol)),
     }
 
     def after_commit() -> None:
@@ -167,6 +170,20 @@ def _first_hit(signal: Signal, series: Sequence[Tick]) -> tuple[str, Tick] | Non
     return None
 
 
+def _outcomes_close(signals: Iterable[Signal], by_symbol: Mapping[str, Sequence[Tick]]) -> set[Any]:
+    """Close each of `signals` at the first of its option's ticks that reaches a level; the
+    keys of those this call closed."""
+    closed = set()
+    for signal in signals:
+        hit = _first_hit(signal, by_symbol[signal.symbol])
+        if hit is None:
+            continue
+        outcome, tick = hit
+        if _close(signal=signal, outcome=outcome, exit_price=tick.ltpc, closed_at=tick.received_at):
+            closed.add(signal.pk)
+    return closed
+
+
 def signal_outcomes_check(*, ticks: Sequence[Tick]) -> int:
     """Close ACTIVE signals whose target or stop loss these ticks reach; return how many.
 
@@ -176,16 +193,19 @@ def signal_outcomes_check(*, ticks: Sequence[Tick]) -> int:
     by_symbol = _option_ticks_by_symbol(ticks)
     if not by_symbol:
         return 0
-    closed = 0
-    for signal in selectors.signals_active_for(symbols=by_symbol.keys()):
-        hit = _first_hit(signal, by_symbol[signal.symbol])
-        if hit is None:
-            continue
-        outcome, tick = hit
-        closed += _close(
-            signal=signal, outcome=outcome, exit_price=tick.ltpc, closed_at=tick.received_at
-        )
-    return closed
+    return len(_outcomes_close(selectors.signals_active_for(symbols=by_symbol), by_symbol))
+
+
+def signal_ticks_stored(*, ticks: Sequence[Tick]) -> None:
+    """The feed's after-store hook (apps.py): `signal_outcomes_check`, then the signals still
+    ACTIVE go to the live P&L (`live_pnl`), which prices them as their options tick. One read
+    of the ACTIVE signals serves both; a batch without option ticks reads nothing."""
+    by_symbol = _option_ticks_by_symbol(ticks)
+    if not by_symbol:
+        return
+    active = selectors.signals_active()
+    closed = _outcomes_close([s for s in active if s.symbol in by_symbol], by_symbol)
+    live_pnl.signals_follow(signals=[s for s in active if s.pk not in closed])
 
 
 def signals_expire(*, now: datetime) -> int:

@@ -1,8 +1,11 @@
 """The signals API: list, detail, create, edit, cancel, close and performance."""
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -47,9 +50,7 @@ EDIT_ERRORS = {**WRITE_ERRORS, 404: NO_SIGNAL}
     ),
     retrieve=extend_schema(responses={200: SignalOutputSerializer, 404: NO_SIGNAL, **SIGNED_IN}),
 )
-class SignalViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Signal]
-):
+class SignalViewSet(viewsets.GenericViewSet[Signal]):
     """Option trading signals: everyone signed in reads them; staff with the model permissions
     (`signals.add_signal`, `signals.change_signal`) publish, edit and close them."""
 
@@ -65,8 +66,22 @@ class SignalViewSet(
         query = validated(SignalFilterSerializer, self.request.query_params)
         return selectors.signal_list(filters=query)
 
+    def _rendered(self, signals: Iterable[Signal]) -> Any:
+        """Rendered with their options' last prices, read in one query."""
+        signals = list(signals)
+        quotes = selectors.signal_quotes(signals=signals)
+        return SignalOutputSerializer(signals, many=True, context={"quotes": quotes}).data
+
     def _respond(self, signal: Signal, code: int = status.HTTP_200_OK) -> Response:
-        return Response(SignalOutputSerializer(signal).data, status=code)
+        return Response(self._rendered([signal])[0], status=code)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        assert page is not None  # SignalPagination always pages
+        return self.get_paginated_response(self._rendered(page))
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return self._respond(self.get_object())
 
     @extend_schema(
         request=SignalInputSerializer, responses={201: SignalOutputSerializer, **WRITE_ERRORS}
@@ -102,10 +117,13 @@ class SignalViewSet(
     @extend_schema(
         parameters=[PerformanceQuerySerializer],
         responses={200: PerformanceSerializer, 400: BAD_INPUT, **SIGNED_IN},
-        description="Signals closed with an exit price in the range, per author and per underlying.",
+        description="Signals closed with an exit price in the range, per author, underlying, "
+        "signal type and period (IST day, week or month of their close).",
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def performance(self, request: Request) -> Response:
         query = validated(PerformanceQuerySerializer, request.query_params)
-        figures = selectors.signal_performance(start=query.get("start"), end=query.get("end"))
+        figures = selectors.signal_performance(
+            start=query.get("start"), end=query.get("end"), period=query["period"]
+        )
         return Response(PerformanceSerializer(figures).data)

@@ -1,12 +1,15 @@
-"""Request logging without query strings (they may carry a token), and the body limit."""
+"""Request logging without query strings (they may carry a token), the body limit, and the
+admin's clock (IST)."""
 
 import io
 import logging
 import time
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 
 logger = logging.getLogger("trading_signals.requests")
 
@@ -68,3 +71,18 @@ class BodyLimitMiddleware:
             request._stream = io.BytesIO(body)
             request._read_started = False  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+class AdminTimeZoneMiddleware:
+    """The admin shows times in ADMIN_TIME_ZONE (IST, the market's clock: a tick at 10:41 IST
+    reads 10:41). Only there: storage, the API and /ws stay in UTC (TIME_ZONE)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.zone = ZoneInfo(settings.ADMIN_TIME_ZONE)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(UNLIMITED_PREFIXES):
+            return self.get_response(request)
+        with timezone.override(self.zone):
+            return self.get_response(request)

@@ -5,7 +5,8 @@ stored, and storage follows in batches behind it.
 - the reader iterates the source and hands each batch to the live thread (never waiting on
   the database, so a slow or absent database never stalls the connection to the broker);
 - the live thread runs the live gate (feed/gate.py: ingestion's rules on cached lookups),
-  publishes the ticks it admits, and appends every valid tick to the storage buffer;
+  publishes the ticks it admits, runs the live hooks with them (feed/hooks.py: signals'
+  live P&L), and appends every valid tick to the storage buffer;
 - the writer takes up to `FEED_FLUSH_TICKS` ticks, or whatever arrived within `FEED_FLUSH_MS`,
   and in its worker thread inserts them (each (symbol, received_at) once, as always), then
   runs the after-store hooks with the ticks that were new (signal outcomes, feed/hooks.py);
@@ -43,7 +44,7 @@ from marketdata.feed import heartbeat
 from marketdata.feed.base import TickSource
 from marketdata.feed.buffer import TickBuffer
 from marketdata.feed.gate import LiveGate
-from marketdata.feed.hooks import after_store_run
+from marketdata.feed.hooks import after_store_run, live_run
 from marketdata.feed.recorder import TickRecorder
 from marketdata.live.publish import ticks_publish
 from marketdata.models import Instrument
@@ -209,6 +210,7 @@ class FeedPipeline:
             self._publish(admitted.push)
         else:
             self._publish([tick for tick in admitted.push if tick.symbol in watched])
+        live_run(ticks=admitted.push)
         if admitted.store:
             loop.call_soon_threadsafe(self._to_store, admitted.store)
 

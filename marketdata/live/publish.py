@@ -88,6 +88,23 @@ def signal_event_publish(*, event: dict[str, Any]) -> None:
     _layer().publish_many([(SIGNALS_GROUP, message)])
 
 
+def signal_prices_publish(*, events: Sequence[dict[str, Any]]) -> None:
+    """Push signal price events (`event["signal"]["id"]` names each signal), one Redis round
+    trip for all. A slow client's mailbox keeps only the newest unsent price event of each
+    signal, as it does for ticks; the other signal events are never replaced by them."""
+    _layer().publish_many(
+        (
+            SIGNALS_GROUP,
+            {
+                "type": "signal.message",
+                "conflate": f"signal-price:{event['signal']['id']}",
+                "text": json_render({**event, "type": "signal"}),
+            },
+        )
+        for event in events
+    )
+
+
 def user_connections_close(*, user_id: Any) -> None:
     """Close the user's open /ws connections (4401): their tokens were revoked."""
     _layer().publish_many([(user_group(user_id), {"type": "tokens.revoked"})])

@@ -1,6 +1,7 @@
 """Fixtures of the signals tests: the instrument master's option contracts, signals made
 through the services on them, a history of closed ones (for performance), and the time now."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,9 +11,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from marketdata.models import Instrument
-from signals import services
+from signals import live_pnl, services
 from signals.models import Signal
 from signals.tests.helpers import TEST_OPTIONS, history_make, option_contract_create, signal_data
+
+
+@pytest.fixture(autouse=True)
+def _live_pnl_follows_nothing(monkeypatch) -> None:
+    """The live P&L follows the signals the feed last handed it, process-wide: each test
+    starts with none, and leaves none behind."""
+    monkeypatch.setattr(live_pnl, "PRICE_EVENTS", live_pnl.PriceEvents())
 
 
 @pytest.fixture
@@ -47,6 +55,12 @@ def make_signal(staff_user: User, option_master):
 @pytest.fixture
 def active_signal(make_signal) -> Signal:
     return make_signal()
+
+
+@pytest.fixture
+def tag() -> str:
+    """Marks this test's live events: other test processes may share the Redis server."""
+    return uuid.uuid4().hex
 
 
 @pytest.fixture

@@ -1,16 +1,22 @@
 """Valid signal data, the instrument master's option contracts it names, a history of closed
 signals and generated ticks for the signals tests."""
 
+import asyncio
 import itertools
+import json
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from accounts.models import User
+from marketdata.live import publish
 from marketdata.market_calendar import EXCHANGE_TYPES, IST
-from marketdata.models import Instrument
+from marketdata.models import Instrument, MarketData
 from marketdata.ticks import Tick
 from signals import services
 from signals.models import Signal, Underlying
@@ -77,6 +83,15 @@ def signal_data(**overrides: Any) -> dict[str, Any]:
     }
 
 
+# The token of OPTION in the end-to-end tests' master, which the local Angel One peer streams.
+FEED_OPTION_TOKEN = "43001"
+
+
+def lasting(**overrides: Any) -> dict[str, Any]:
+    """A signal the local Angel One peer's prices (about 1,000 for an option) never close."""
+    return signal_data(entry_price=1000.0, target_price=5000.0, stop_loss=100.0, **overrides)
+
+
 def sell_data(**overrides: Any) -> dict[str, Any]:
     """A valid SELL put: target 90 < entry 120 < stop 140."""
     sell = {"symbol": SELL_OPTION, "signal_type": "SELL", "target_price": 90.0, "stop_loss": 140.0}
@@ -118,3 +133,48 @@ def tick(price: float, at: datetime, symbol: str = OPTION) -> Tick:
 def ticks_after(start: datetime, prices: list[float], symbol: str = OPTION) -> list[Tick]:
     """One tick a second, starting a second after `start`."""
     return [tick(p, start + timedelta(seconds=i + 1), symbol) for i, p in enumerate(prices)]
+
+
+def stored_tick(price: float, at: datetime, symbol: str = OPTION) -> MarketData:
+    """A tick in the store, as the feed leaves it (an index's too: NIFTY's level)."""
+    return MarketData.objects.create(
+        tk="45678",
+        token="45678",
+        symbol=symbol,
+        ltpc=price,
+        received_at=at,
+        source="angelone",
+        data_quality="GOOD",
+    )
+
+
+# --- Live events ----------------------------------------------------------------------
+
+DEADLINE = 10  # seconds; a poll deadline, not an expected duration
+
+
+def events_after(write: Callable[[], Any], *, tag: str, count: int) -> list[dict[str, Any]]:
+    """Run the sync `write` while joined to the broadcast group; return the tagged events.
+
+    Other test processes may share the Redis server, so only events carrying `tag` count.
+    """
+
+    async def scenario() -> list[dict[str, Any]]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(publish.SIGNALS_GROUP, channel)
+        try:
+            await sync_to_async(write)()
+            async with asyncio.timeout(DEADLINE):
+                return [await _next_tagged(layer, channel, tag) for _ in range(count)]
+        finally:
+            await layer.flush()
+
+    return async_to_sync(scenario)()
+
+
+async def _next_tagged(layer: Any, channel: str, tag: str) -> dict[str, Any]:
+    while True:
+        message = await layer.receive(channel)
+        if tag in message["text"]:
+            return json.loads(message["text"])

@@ -4,6 +4,8 @@
 since a typo would otherwise run a deployment without production's hardening.
 """
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.core.exceptions import ImproperlyConfigured
 
 from trading_signals.settings.environment import BASE_DIR, env
@@ -62,6 +64,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "trading_signals.middleware.AdminTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "trading_signals.urls"
@@ -97,6 +100,14 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The admin's clock (trading_signals.middleware.AdminTimeZoneMiddleware); the rest stays UTC.
+ADMIN_TIME_ZONE = env.str("ADMIN_TIME_ZONE", default="Asia/Kolkata")
+try:
+    ZoneInfo(ADMIN_TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError) as error:
+    raise ImproperlyConfigured(
+        f"ADMIN_TIME_ZONE={ADMIN_TIME_ZONE!r} is not an IANA time zone name (e.g. Asia/Kolkata)."
+    ) from error
 
 # `manage.py collectstatic` creates STATIC_ROOT; WHITENOISE_USE_FINDERS is in security.py.
 STATIC_URL = "static/"

@@ -39,3 +39,10 @@ LIVE_DEMAND_GRACE_SECONDS = env.float("LIVE_DEMAND_GRACE_SECONDS", default=60.0)
 # Instruments the feed streams at most: Angel One's 3 connections x 1,000 tokens. A /ws
 # subscribe that would go past it gets a `subscription_limit` error.
 LIVE_DEMAND_MAX_INSTRUMENTS = env.int("LIVE_DEMAND_MAX_INSTRUMENTS", default=3000)
+
+# --- Signals' live P&L on /ws (docs/signals.md, "Live events") ---
+# `price` events a second at most for each ACTIVE signal whose option ticks.
+SIGNAL_PNL_EVENTS_PER_SECOND = env.float("SIGNAL_PNL_EVENTS_PER_SECOND", default=2.0)
+# The admin's signal list counts an ACTIVE signal's option as not streaming when its last tick
+# is older than this many minutes.
+SIGNAL_FEED_STALE_MINUTES = env.float("SIGNAL_FEED_STALE_MINUTES", default=5.0)

@@ -1,4 +1,5 @@
-"""After-store hooks: other apps react to the ticks the feed stores, without marketdata importing them."""
+"""Feed hooks: other apps react to the ticks the feed pushes live (live hooks) and to those it
+stores (after-store hooks), without marketdata importing them."""
 
 import asyncio
 import logging
@@ -14,8 +15,9 @@ from marketdata.ticks import Tick
 
 @pytest.fixture
 def no_hooks(monkeypatch):
-    """Only the hooks a test registers itself (signals registers one at start-up)."""
+    """Only the hooks a test registers itself (signals registers one of each at start-up)."""
     monkeypatch.setattr(hooks, "_after_store", [])
+    monkeypatch.setattr(hooks, "_live", [])
 
 
 def test_a_failing_hook_is_logged_and_the_others_still_run(no_hooks, caplog):
@@ -58,3 +60,24 @@ def test_the_pipeline_hands_each_hook_the_ticks_it_stored_and_not_the_duplicates
     asyncio.run(run())
 
     assert sorted(t.received_at for t in stored) == sorted(t.received_at for t in batch)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_hooks_hear_every_pushed_tick_watched_or_not(no_hooks, market_clock, log_dir):
+    """The live thread calls them with what it pushes (not only what /ws clients watch), and
+    a failing one stops neither the push nor the store."""
+    heard: list[Tick] = []
+
+    def broken(*, ticks: list[Tick]) -> None:
+        raise RuntimeError("boom")
+
+    hooks.live_register(broken)
+    hooks.live_register(lambda *, ticks: heard.extend(ticks))
+    source = ListSource(make_ticks(3, "NIFTY") + make_ticks(2, "SENSEX"), stay_connected=False)
+    source.watched = frozenset({"NIFTY"})  # type: ignore[attr-defined]
+    pipeline = FeedPipeline(source=source, config=pipeline_config(heartbeat_seconds=60))
+
+    counters = asyncio.run(pipeline.run(stop=asyncio.Event()))
+
+    assert sorted(tick.symbol for tick in heard) == ["NIFTY"] * 3 + ["SENSEX"] * 2
+    assert counters.stored == 5

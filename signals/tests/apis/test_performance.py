@@ -26,9 +26,13 @@ def test_figures_per_author_over_the_range(user_client, history):
         "win_rate": 0.5,
         "average_points": 5.0,
         "total_points": 10.0,
+        # 2 lots of 75 units: +30 x 150 = 4,500 and -20 x 150 = -3,000
+        "average_rupees": 750.0,
+        "total_rupees": 1500.0,
         "average_holding_seconds": 7200.0,
     }
     assert (by_author[analyst.pk]["count"], by_author[analyst.pk]["total_points"]) == (1, 30.0)
+    assert by_author[analyst.pk]["total_rupees"] == 2100.0  # SELL +30 x 2 lots x 35
     assert by_author[analyst.pk]["average_holding_seconds"] == 1800.0
 
 
@@ -39,11 +43,23 @@ def test_without_a_range_every_closed_signal_counts(user_client, history):
     assert body["from"] is None and body["to"] is None
 
 
+def test_rupees_by_signal_type_and_by_month(user_client, history):
+    body = user_client.get(URL, {"period": "month"}).json()
+
+    by_type = {row["signal_type"]: row["total_rupees"] for row in body["by_signal_type"]}
+    # BUY: 4,500 - 3,000; SELL (2 lots x 35): +30 x 70 = 2,100 and +25 x 70 = 1,750
+    assert by_type == {"BUY": 1500.0, "SELL": 3850.0}
+    by_month = {row["period_start"]: row["total_rupees"] for row in body["by_period"]}
+    assert by_month == {"2025-02-01": 1750.0, "2025-03-01": 3600.0}
+    assert body["period"] == "month"
+
+
 @pytest.mark.parametrize(
     ("query", "parameter"),
     [
         ({"from": "soon"}, "from"),
         ({"from": "2025-03-02T00:00:00Z", "to": "2025-03-01T00:00:00Z"}, "to"),
+        ({"period": "year"}, "period"),
     ],
 )
 def test_bad_range_is_a_400_naming_the_parameter(user_client, query, parameter):

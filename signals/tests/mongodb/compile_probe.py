@@ -130,11 +130,13 @@ def _key_queries() -> dict[str, Callable[[], Any]]:
 def _other_paths() -> dict[str, Callable[[], Any]]:
     """Compiled but not kept as golden files: the rest of the reads and the jobs."""
     from django.apps import apps
+    from django.utils import timezone
     from rest_framework.test import APIClient
 
     from marketdata import selectors
+    from marketdata.market_calendar import IST
     from marketdata.ops import daily
-    from signals import contracts
+    from signals import contracts, market
     from signals import selectors as signal_selectors
     from signals import services as signal_services
 
@@ -161,11 +163,17 @@ def _other_paths() -> dict[str, Callable[[], Any]]:
             model_class = apps.get_model(model)
             request = RequestFactory().get(f"/admin/x/{query}")
             request.user = _staff()
-            response = admin.site._registry[model_class].changelist_view(request)
-            response.render()
+            # As AdminTimeZoneMiddleware has it: the date hierarchy truncates in IST.
+            with timezone.override(IST):
+                response = admin.site._registry[model_class].changelist_view(request)
+                response.render()
             assert response.status_code == 200, (model, response.status_code)
 
         return call
+
+    def market_panel() -> None:
+        trade = market.Trade("NIFTY25JAN23500CE", "NIFTY", 75, "BUY", 2, {"entry_price": 120.0})
+        market.market_panel(trade=trade, now=NOW)
 
     paths: dict[str, Callable[[], Any]] = {
         "symbols_overview": selectors.symbols_overview,
@@ -181,6 +189,12 @@ def _other_paths() -> dict[str, Callable[[], Any]]:
             underlying="NIFTY", expiry=date(2025, 1, 30), strike=23500.0, option_type="CE"
         ),
         "signals_link_to_master": lambda: contracts.signals_link_to_master(apps, None),
+        "signal_quotes": lambda: signal_selectors.latest_quotes(symbols=["NIFTY25JAN23500CE"]),
+        "signals_active": signal_selectors.signals_active,
+        "signal_performance by week": lambda: signal_selectors.signal_performance(
+            start=None, end=NOW, period="week"
+        ),
+        "admin market panel": market_panel,
     }
     for url in (
         "/api/v1/market-data/latest",
@@ -189,12 +203,15 @@ def _other_paths() -> dict[str, Callable[[], Any]]:
         "/api/v1/signals/?status=ACTIVE&ordering=-created_at",
         "/api/v1/signals/?ordering=entry_price",
         "/api/v1/signals/performance",
+        "/api/v1/signals/performance?period=month",
     ):
         paths[f"api {url}"] = api(url)
     for model in ("marketdata.MarketData", "marketdata.Instrument", "marketdata.MarketSession"):
         paths[f"admin {model}"] = changelist(model)
     paths["admin signals.Signal"] = changelist("signals.Signal", "?status__exact=ACTIVE&o=2")
     paths["admin signals.Signal unmatched"] = changelist("signals.Signal", "?instrument_matched=no")
+    for feed in ("streaming", "no_recent_tick"):  # by P&L (column 9), the option's feed state
+        paths[f"admin signals.Signal {feed}"] = changelist("signals.Signal", f"?feed={feed}&o=-9")
     paths["admin accounts.User"] = changelist("accounts.User", "?q=someone")
     return paths
 

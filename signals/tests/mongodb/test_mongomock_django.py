@@ -99,3 +99,11 @@ def test_signal_performance_on_mongodb_gives_what_sql_gives(probe, history):
         (row["underlying"], row["count"], row["wins"], row["total_points"])
         for row in on_mongodb["by_underlying"]
     ] == [("BANKNIFTY", 1, 1, 30.0), ("NIFTY", 2, 1, 10.0)]
+    # Rupees (points x lots x lot size) and the IST days of the closes: the same on both.
+    assert [(row["signal_type"], row["total_rupees"]) for row in on_mongodb["by_signal_type"]] == [
+        ("BUY", 1500.0),
+        ("SELL", 2100.0),
+    ]
+    assert [(row["period_start"], row["count"]) for row in on_mongodb["by_period"]] == [
+        ("2025-03-03", 3)
+    ]

@@ -3,58 +3,20 @@ option at the broker, closing or cancelling it unsubscribes it, within a second.
 
 End to end: a real feed process (`run_feed --source angelone`, following the demand) on the
 local Angel One peer, real Redis, and this run's database shared with the feed (on SQLite, a
-file copy that this module's tests use too: the fixtures of marketdata/tests/live)."""
+file copy that this module's tests use too: the fixtures of marketdata/tests/live; the feed's
+in conftest.py here)."""
 
-import signal as signals_of_the_os
 import time
-from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
 
-from marketdata.tests.feed.angelone.angelone_peer import AngelOnePeer
-from marketdata.tests.feed.feedprocess import feed_finish, feeds_kill
 from marketdata.tests.live.conftest import _shared_database, sqlite_file  # noqa: F401 - fixtures
-from marketdata.tests.live.demand_helpers import (
-    demand_keys_clear,
-    feed,
-    peer_request,
-    seconds_until,
-    session_all_day,
-)
+from marketdata.tests.live.demand_helpers import peer_request, seconds_until
 from signals import services
-from signals.tests.helpers import OPTION, option_contract_create, signal_data
+from signals.tests.helpers import FEED_OPTION_TOKEN as OPTION_TOKEN
+from signals.tests.helpers import lasting, signal_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-OPTION_TOKEN = "43001"
-
-
-def lasting(**overrides) -> dict:
-    """A signal the peer's prices (about 1,000 for an option) never close."""
-    return signal_data(entry_price=1000.0, target_price=5000.0, stop_loss=100.0, **overrides)
-
-
-@pytest.fixture
-def peer() -> Iterator[AngelOnePeer]:
-    peer = AngelOnePeer(tick_interval=0.2).start()
-    yield peer
-    peer.stop()
-
-
-@pytest.fixture
-def running_feed(peer, sqlite_file, tmp_path) -> Iterator[AngelOnePeer]:  # noqa: F811
-    if settings.USES_MONGODB or not settings.REDIS_URL:
-        pytest.skip("needs a SQL database and Redis")
-    option_contract_create(OPTION, token=OPTION_TOKEN)
-    session_all_day()  # the feed stores (and tracks signals on) the peer's ticks at any hour
-    demand_keys_clear()
-    process = feed(sqlite_file=sqlite_file, log_dir=tmp_path, peer=peer)
-    yield peer
-    process.send_signal(signals_of_the_os.SIGTERM)
-    status, log = feed_finish(process)
-    feeds_kill()
-    assert status == 0, log
 
 
 def test_publishing_a_signal_streams_its_option_and_closing_it_stops(running_feed, staff_user):

@@ -4,57 +4,19 @@ The receiver joins `marketdata.live.publish.SIGNALS_GROUP` on the configured cha
 every connected WebSocket client does, so these run through Redis when REDIS_URL is set.
 """
 
-import asyncio
-import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
 
 from marketdata.live import publish
 from signals import services
 from signals.models import Signal
-from signals.tests.helpers import signal_data, ticks_after
+from signals.tests.helpers import events_after, signal_data, ticks_after
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("option_master")]
 
 BASE = "/api/v1/signals/"
-DEADLINE = 10  # seconds; a poll deadline, not an expected duration
-
-
-def events_after(write: Callable[[], Any], *, tag: str, count: int) -> list[dict[str, Any]]:
-    """Run the sync `write` while joined to the broadcast group; return the tagged events.
-
-    Other test processes may share the Redis server, so only events carrying `tag` count.
-    """
-
-    async def scenario() -> list[dict[str, Any]]:
-        layer = get_channel_layer()
-        channel = await layer.new_channel()
-        await layer.group_add(publish.SIGNALS_GROUP, channel)
-        try:
-            await sync_to_async(write)()
-            async with asyncio.timeout(DEADLINE):
-                return [await _next_tagged(layer, channel, tag) for _ in range(count)]
-        finally:
-            await layer.flush()
-
-    return async_to_sync(scenario)()
-
-
-async def _next_tagged(layer: Any, channel: str, tag: str) -> dict[str, Any]:
-    while True:
-        message = await layer.receive(channel)
-        if tag in message["text"]:
-            return json.loads(message["text"])
-
-
-@pytest.fixture
-def tag() -> str:
-    return uuid.uuid4().hex
 
 
 @pytest.fixture
