@@ -11,6 +11,7 @@ from typing import Any
 
 from marketdata.market_calendar import IST, ist_day, ist_day_bounds
 from marketdata.models import Instrument
+from marketdata.options.chain import option_valued
 from marketdata.selectors import Candle, candles_for
 from signals.models import Signal, SignalType, Status
 from signals.pnl import pnl_at
@@ -52,20 +53,30 @@ def trade_of(
     return None
 
 
-def option_quote(*, symbol: str) -> dict[str, Any]:
-    """The option's quote shown beside the trade fields: its last price and that price's time.
-
-    IV and Greeks plug in here (the option-chain work in marketdata): set "greeks" to an
-    ordered mapping of label -> value, e.g. {"IV": "14.2%", "Delta": "0.52", ...}, and the
-    panel (templates/signals/admin/market_panel.html, `#signal-greeks`) lists it; None shows
-    that they are not available.
-    """
+def option_quote(*, symbol: str, now: datetime) -> dict[str, Any]:
+    """The option's quote shown beside the trade fields: its last price and that price's
+    time, and its IV and Greeks as the option chain values them ("greeks": label -> shown
+    value), or why there are none ("greeks_reason")."""
     quote = latest_quotes(symbols=[symbol]).get(symbol)
+    valued = option_valued(symbol=symbol, now=now)
+    value = None if valued is None else valued.valuation
+    greeks = None if value is None or value.iv is None else value.greeks
+    shown = None
+    if value is not None and value.iv is not None and greeks is not None:
+        shown = {
+            "IV": f"{value.iv * 100:.2f}%",
+            "Delta": f"{greeks.delta:.4f}",
+            "Gamma": f"{greeks.gamma:.6f}",
+            "Theta (a day)": f"{greeks.theta:.2f}",
+            "Vega (1% vol)": f"{greeks.vega:.2f}",
+        }
+    reason = "not an index option of the master" if value is None else value.reason
     return {
         "symbol": symbol,
         "price": None if quote is None else quote.price,
         "at": None if quote is None else quote.at,
-        "greeks": None,
+        "greeks": shown,
+        "greeks_reason": None if shown else (reason or "not solvable").replace("_", " "),
     }
 
 
@@ -111,7 +122,7 @@ def market_panel(*, trade: Trade | None, now: datetime) -> dict[str, Any]:
     nothing picked yet)."""
     if trade is None:
         return {"trade": None}
-    quote = option_quote(symbol=trade.symbol)
+    quote = option_quote(symbol=trade.symbol, now=now)
     return {
         "trade": trade,
         "quote": quote,

@@ -106,8 +106,12 @@ class LiveRequest:
 # --- Expiries ------------------------------------------------------------------------------
 
 
+def _index_options_all() -> Any:
+    return Instrument.objects.filter(instrument_type=INDEX_OPTION)
+
+
 def _index_options(underlying: str) -> Any:
-    return Instrument.objects.filter(name=underlying, instrument_type=INDEX_OPTION)
+    return _index_options_all().filter(name=underlying)
 
 
 def option_expiries(*, underlying: str, now: datetime) -> list[date]:
@@ -290,6 +294,27 @@ def option_chain(
 
     rows = [ChainStrike(strike, option(strike, True), option(strike, False)) for strike in shown]
     return OptionChain(underlying, expiry, spot, atm, model, rows)
+
+
+def option_valued(*, symbol: str, now: datetime) -> ChainOption | None:
+    """One index option valued as its chain values it (the same forward, from the strikes
+    around the spot); None when the master lists no index option `symbol`."""
+    listed = _index_options_all().filter(symbol=symbol, strike__gt=0)
+    contract = listed.values_list("name", "expiry", "token", "strike").first()
+    if contract is None or not symbol.endswith(("CE", "PE")):
+        return None
+    underlying, expiry, token, strike = contract
+    contracts = _contracts(underlying, expiry)
+    spot = _spot(underlying)
+    _atm, shown = _window(sorted(contracts), spot, DEFAULT_STRIKES)
+    window = {listed_strike: contracts[listed_strike] for listed_strike in shown}
+    wanted = [name for sides in window.values() for name, _ in sides.values()]
+    ticks = {tick.symbol: tick for tick in latest_ticks(symbols=[*wanted, symbol])}
+    model = _model(window, ticks, spot, expiry, now)
+    return _chain_option(
+        (symbol, token), is_call=symbol.endswith("CE"), strike=strike, ticks=ticks, model=model,
+        now=now,
+    )  # fmt: skip
 
 
 # --- Streaming the chain's contracts ----------------------------------------------------------

@@ -146,3 +146,31 @@ def test_a_closed_signal_shows_its_options_price_but_no_unrealised_pnl(admin_cli
 
     assert 'id="signal-last-price">131.50<' in page
     assert "closed: see its exit price" in page and "signal-pnl-total" not in page
+
+
+def test_the_panel_shows_the_options_iv_and_greeks_as_the_chain_values_them(
+    admin_client, user_client
+):
+    option = Instrument.objects.get(symbol=OPTION)  # NIFTY 24000 CE, 30 days out
+    now = timezone.now()
+    stored_tick(24_100.0, now, symbol="NIFTY")
+    stored_tick(420.0, now)
+
+    panel = admin_client.get(MARKET, {"instrument": option.pk}).content.decode()
+    chain = user_client.get(
+        "/api/v1/market-data/option-chain/NIFTY", {"expiry": option.expiry.isoformat()}
+    ).json()
+    call = next(row["CE"] for row in chain["strikes"] if row["strike"] == option.strike)
+
+    assert call["iv"] is not None
+    assert f"<dt>IV</dt><dd>{call['iv'] * 100:.2f}%</dd>" in panel
+    assert f"<dt>Delta</dt><dd>{call['delta']:.4f}</dd>" in panel
+    assert f"<dt>Vega (1% vol)</dt><dd>{call['vega']:.2f}</dd>" in panel
+
+
+def test_without_a_price_the_panel_says_why_there_are_no_greeks(admin_client):
+    option = Instrument.objects.get(symbol=OPTION)
+
+    panel = admin_client.get(MARKET, {"instrument": option.pk}).content.decode()
+
+    assert "IV and Greeks: none (no price)" in panel
