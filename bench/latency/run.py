@@ -72,6 +72,9 @@ from bench.latency.database import (  # noqa: E402
 from bench.latency.endpoints import Client, client_run, relay_run  # noqa: E402
 from bench.latency.processes import CpuMeter, Processes, Profiler, child_pid, poll  # noqa: E402
 from bench.latency.report import SendLog, figures, show, summary  # noqa: E402
+from testing.server import DAPHNE  # noqa: E402
+
+SERVER_MODULE = DAPHNE[DAPHNE.index("-m") + 1]  # the server process, found among the children
 
 MANAGE = str(BASE_DIR / "manage.py")
 WARMUP_SECONDS = 1.0
@@ -190,7 +193,7 @@ class Bench:
         feed = self.feed_start(set(instruments))
         try:
             url = f"ws://127.0.0.1:{server_port}/ws?token={access}"
-            pids = {"run_feed": feed.pid, "daphne": child_pid("daphne")}
+            pids = {"run_feed": feed.pid, "daphne": child_pid(SERVER_MODULE)}
             result = self.measure(url, symbols, tokens, pids, during)
             if during is not None:  # the outage: the backlog must be stored while streaming
                 self.peer.mute()
