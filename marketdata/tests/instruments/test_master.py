@@ -9,17 +9,7 @@ import pytest
 from marketdata.instruments import MasterUnreadableError
 from marketdata.instruments.master import master_records
 from marketdata.tests.instruments.test_sync import chain
-
-
-class CountingStream(io.BytesIO):
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        self.bytes_read += len(chunk)
-        return chunk
+from testing.streams import CountingStream
 
 
 def test_the_first_records_arrive_before_the_master_is_read_to_its_end():

@@ -21,7 +21,7 @@ from marketdata import demand
 from marketdata.market_calendar import IST
 from marketdata.models import Instrument, MarketSession
 from marketdata.tests.feed.angelone.angelone_peer import AngelOnePeer
-from marketdata.tests.feed.feedprocess import database_url, feed_env, feed_start
+from marketdata.tests.feed.feedprocess import database_url, feed_env, feed_start, feeds_kill
 from testing.server import serving
 
 INDEX_TOKENS = {"99926000", "99926009", "99926037", "99926074", "99919000", "99919012"}
@@ -130,3 +130,18 @@ def seconds_until(check: Callable[[], bool], *, since: float, timeout: float, wh
     """Seconds from `since` (a time.monotonic()) until `check()` holds."""
     wait_for(check, timeout=timeout, what=what)
     return time.monotonic() - since
+
+
+@contextmanager
+def feed_ready(peer: AngelOnePeer, *, sqlite_file: Path | None, log_dir: Path) -> Iterator[dict]:
+    """Today open all day, no demand left by other tests, and the peer sending a frame per
+    token every 100 ms; afterwards no feed process and no demand are left behind. Yields the
+    `world` the end-to-end tests share."""
+    session_all_day()
+    demand_keys_clear()
+    peer.tick_interval = 0.1
+    try:
+        yield {"sqlite_file": sqlite_file, "log_dir": log_dir, "peer": peer}
+    finally:
+        feeds_kill()
+        demand_keys_clear()

@@ -20,16 +20,15 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
-from marketdata.tests.feed.feedprocess import feed_finish, feeds_kill
+from marketdata.tests.feed.feedprocess import feed_finish
 from marketdata.tests.live.demand_helpers import (
     INDEX_TOKENS,
-    demand_keys_clear,
     feed,
+    feed_ready,
     option_create,
     peer_request,
     seconds_until,
     server,
-    session_all_day,
     wait_for,
 )
 from marketdata.tests.live.helpers import access_token, open_ws, recv_json, recv_until, send_json
@@ -47,12 +46,8 @@ def world(live_db, angelone_peer, sqlite_file, tmp_path) -> Iterator[dict]:
         pytest.skip("needs a SQL database and Redis")
     option_create(CALL, CALL_TOKEN)
     option_create(PUT, PUT_TOKEN)
-    session_all_day()
-    demand_keys_clear()
-    angelone_peer.tick_interval = 0.1
-    yield {"sqlite_file": sqlite_file, "log_dir": tmp_path, "peer": angelone_peer}
-    feeds_kill()
-    demand_keys_clear()
+    with feed_ready(angelone_peer, sqlite_file=sqlite_file, log_dir=tmp_path) as world:
+        yield world
 
 
 def feed_stop(process) -> None:

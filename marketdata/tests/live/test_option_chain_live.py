@@ -22,12 +22,10 @@ from marketdata.models import MarketData
 from marketdata.options.greeks import black76_price
 from marketdata.options.valuation import expiry_moment, years_between
 from marketdata.tests.feed.angelone.angelone_peer import frames as peer_module
-from marketdata.tests.feed.feedprocess import feeds_kill
 from marketdata.tests.live.demand_helpers import (
-    demand_keys_clear,
     feed,
+    feed_ready,
     peer_request,
-    session_all_day,
     wait_for,
 )
 from marketdata.tests.options.chain_data import chain_list
@@ -55,12 +53,8 @@ def world(live_db, angelone_peer, sqlite_file, tmp_path, monkeypatch) -> Iterato
             years=years, rate=RATE, vol=VOL,
         )  # fmt: skip
         monkeypatch.setitem(peer_module.LEVELS, option.token, max(5, round(price * 100)))
-    session_all_day()
-    demand_keys_clear()
-    angelone_peer.tick_interval = 0.1
-    yield {"sqlite_file": sqlite_file, "log_dir": tmp_path, "peer": angelone_peer}
-    feeds_kill()
-    demand_keys_clear()
+    with feed_ready(angelone_peer, sqlite_file=sqlite_file, log_dir=tmp_path) as world:
+        yield world
 
 
 def chain_read(client: APIClient) -> dict:

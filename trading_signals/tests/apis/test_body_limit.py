@@ -3,7 +3,6 @@ API_MAX_BODY_BYTES, or gets a 413 in the API's error shape before its body is pa
 (`trading_signals.middleware.BodyLimitMiddleware`)."""
 
 import http.client
-import io
 import json
 
 import pytest
@@ -12,6 +11,7 @@ from django.http import HttpResponse
 from rest_framework.parsers import JSONParser
 
 from testing.server import serving
+from testing.streams import CountingStream
 from trading_signals.middleware import BodyLimitMiddleware
 
 pytestmark = pytest.mark.django_db
@@ -87,17 +87,6 @@ def test_the_admin_keeps_djangos_own_limits(client):
     response = client.post("/admin/login/", {"username": "a", "notes": "x" * LIMIT})
 
     assert response.status_code != 413
-
-
-class CountingStream(io.BytesIO):
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.bytes_read = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        chunk = super().read(size)
-        self.bytes_read += len(chunk)
-        return chunk
 
 
 def asgi_post(body: CountingStream) -> ASGIRequest:
