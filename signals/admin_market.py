@@ -122,6 +122,8 @@ def market_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResp
         return JsonResponse({"detail": "You may not view signals.", "errors": {}}, status=403)
     try:
         signal = _one(Signal.objects.all(), "signal", request.GET.get("signal"))
+        if signal is not None and not model_admin.has_view_permission(request, signal):
+            return JsonResponse({"detail": "You may not view signals.", "errors": {}}, status=403)
         trade = trade_shown(
             signal=signal, instrument_pk=request.GET.get("instrument"), data=request.GET
         )

@@ -137,6 +137,18 @@ def test_the_panel_view_is_for_staff_who_may_see_signals(make_signal):
     assert Client().get(MARKET, {"signal": signal.pk}).status_code == 302  # to the login
 
 
+def test_staff_who_may_only_add_see_the_pick_of_their_form_but_no_published_signal(make_signal):
+    staff = User.objects.create_user("adder@example.com", PASSWORD, name="A", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="add_signal"))
+    client = Client()
+    client.force_login(staff)
+    signal = make_signal()
+    option = Instrument.objects.get(symbol=OPTION)
+
+    assert client.get(MARKET, {"instrument": option.pk}).status_code == 200
+    assert client.get(MARKET, {"signal": signal.pk}).status_code == 403
+
+
 def test_a_closed_signal_shows_its_options_price_but_no_unrealised_pnl(admin_client, make_signal):
     signal = make_signal()
     services.signal_close(signal=signal, exit_price=141.0)
