@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.latency.processes import poll
 from bench.latency.report import SendLog
+from testing.waiting import wait_until
 
 # --- Set-up ----------------------------------------------------------------------------------
 
@@ -110,7 +110,7 @@ def outage(proxy: Any, seconds: float, sends: SendLog) -> Callable[[int, int], d
         # What was sent before the database returned must be stored soon after it returns.
         held = sum(1 for ns in list(sends.sent.values()) if ns < back_ns)
         started = time.monotonic()
-        poll(lambda: stored_count() >= held, what="the backlog stored", timeout=30)
+        wait_until(lambda: stored_count() >= held, what="the backlog stored", timeout=30)
         return {
             "cut_ns": cut_ns,
             "back_ns": back_ns,

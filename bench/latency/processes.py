@@ -7,7 +7,6 @@ import subprocess
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,13 +146,3 @@ class Profiler(threading.Thread):
             for where, n in sorted(ours[name].items(), key=lambda item: -item[1])[:top]:
                 lines.append(f"      {n:6d}  {where}")
         return "\n".join(lines)
-
-
-def poll(check: Callable[[], Any], *, what: str, timeout: float = START_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise RuntimeError(f"Timed out waiting for {what}")

@@ -70,9 +70,16 @@ from bench.latency.database import (  # noqa: E402
     streamed,
 )
 from bench.latency.endpoints import Client, client_run, relay_run  # noqa: E402
-from bench.latency.processes import CpuMeter, Processes, Profiler, child_pid, poll  # noqa: E402
+from bench.latency.processes import (  # noqa: E402
+    START_TIMEOUT,
+    CpuMeter,
+    Processes,
+    Profiler,
+    child_pid,
+)
 from bench.latency.report import SendLog, figures, show, summary  # noqa: E402
 from testing.server import DAPHNE  # noqa: E402
+from testing.waiting import wait_until  # noqa: E402
 
 SERVER_MODULE = DAPHNE[DAPHNE.index("-m") + 1]  # the server process, found among the children
 
@@ -126,7 +133,9 @@ class Bench:
                 raise RuntimeError(f"run_feed exited:\n{self.processes.log_of(feed)}")
             return self.peer.subscribed_tokens() >= tokens
 
-        poll(subscribed, what="run_feed to subscribe every token at the peer")
+        wait_until(
+            subscribed, what="run_feed to subscribe every token at the peer", timeout=START_TIMEOUT
+        )
         return feed
 
     def feed_stop(self, feed: subprocess.Popen[bytes]) -> dict[str, Any]:
@@ -137,7 +146,9 @@ class Bench:
         time.sleep(0.5)
         log = self.processes.log_of(feed)
         status = self.processes.stop(feed)
-        poll(lambda: self.peer.connections == 0, what="the feed's streams to close", timeout=10)
+        wait_until(
+            lambda: self.peer.connections == 0, what="the feed's streams to close", timeout=10
+        )
         self.peer.mute(False)
         if status != 0:
             raise RuntimeError(f"run_feed exited with status {status}:\n{log}")
@@ -198,7 +209,9 @@ class Bench:
             if during is not None:  # the outage: the backlog must be stored while streaming
                 self.peer.mute()
                 sent = len(self.sends.sent)
-                poll(lambda: stored_count() - before >= sent, what="every tick stored", timeout=30)
+                wait_until(
+                    lambda: stored_count() - before >= sent, what="every tick stored", timeout=30
+                )
         finally:
             beat = self.feed_stop(feed)
         result["frames_sent"] = len(self.sends.sent)
@@ -232,13 +245,16 @@ class Bench:
         command = [sys.executable, __file__, "--relay", str(config_file), "{fd}"]
         self.sends.clear()
         with serving(env=self.env, log=self.workdir / "relay.log", command=command) as port:
-            poll(
+            wait_until(
                 lambda: self.peer.subscribed_tokens() >= set(instruments),
                 what="the relay to subscribe every token at the peer",
+                timeout=START_TIMEOUT,
             )
             pids = {"relay": child_pid("--relay")}
             result = self.measure(f"ws://127.0.0.1:{port}/ws", symbols, tokens, pids)
-        poll(lambda: self.peer.connections == 0, what="the relay's streams to close", timeout=10)
+        wait_until(
+            lambda: self.peer.connections == 0, what="the relay's streams to close", timeout=10
+        )
         return result
 
 

@@ -12,8 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,16 +109,6 @@ def feed_finish(process: subprocess.Popen, timeout: float = 30) -> tuple[int, st
     """Wait for the process; return its exit status and what it logged."""
     _, stderr = process.communicate(timeout=timeout)
     return process.returncode, stderr
-
-
-def poll(check: Callable[[], Any], *, timeout: float = 15, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"Timed out waiting for {what}")
 
 
 def recording_write(path: Path, ticks: Sequence[Tick]) -> Path:

@@ -16,9 +16,9 @@ from marketdata.tests.feed.feedprocess import (
     feed_env,
     feed_finish,
     feed_start,
-    poll,
     recording_write,
 )
+from testing.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("feed_sandbox")]
 
@@ -71,7 +71,9 @@ def test_sigterm_stores_the_buffered_ticks_then_exits_0(database, log_dir, tmp_p
     process = feed_start(
         "run_feed", ["--source", "replay", "--file", str(recording), "--speed", "1000"], env
     )
-    poll(lambda: (heartbeat_read() or {}).get("buffered") == 40, what="40 buffered ticks")
+    wait_until(
+        lambda: (heartbeat_read() or {}).get("buffered") == 40, what="40 buffered ticks", timeout=15
+    )
     process.send_signal(signal.SIGTERM)
     status, log = feed_finish(process)
 
@@ -136,10 +138,14 @@ def test_ticks_received_while_the_database_is_away_are_stored_when_it_returns(
         "run_feed", ["--source", "replay", "--file", str(recording), "--speed", "100"], env
     )
 
-    poll(lambda: (heartbeat_read() or {}).get("stored") == 20, what="the first 20 stored")
+    wait_until(
+        lambda: (heartbeat_read() or {}).get("stored") == 20, what="the first 20 stored", timeout=15
+    )
     proxy.cut()
-    away = poll(
-        lambda: _beat_matching(received=60, database="unavailable"), what="the outage noticed"
+    away = wait_until(
+        lambda: _beat_matching(received=60, database="unavailable"),
+        what="the outage noticed",
+        timeout=15,
     )
     proxy.restore()
     status, log = feed_finish(process)
@@ -165,7 +171,11 @@ def test_ticks_beyond_the_buffer_bound_are_dropped_counted_and_logged(
         "run_feed", ["--source", "replay", "--file", str(recording), "--speed", "0"], env
     )
 
-    poll(lambda: _beat_matching(received=60, database="unavailable"), what="the outage noticed")
+    wait_until(
+        lambda: _beat_matching(received=60, database="unavailable"),
+        what="the outage noticed",
+        timeout=15,
+    )
     proxy.restore()
     status, log = feed_finish(process)
 

@@ -5,6 +5,7 @@ test run's database shared with them (see conftest.py here for SQLite's file cop
 Used by marketdata/tests/live/test_demand_live.py and signals/tests/services/.
 """
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from marketdata.models import Instrument, MarketSession
 from marketdata.tests.feed.angelone.angelone_peer import AngelOnePeer
 from marketdata.tests.feed.feedprocess import database_url, feed_env, feed_start, feeds_kill
 from testing.server import serving
+from testing.waiting import wait_until
 
 INDEX_TOKENS = {"99926000", "99926009", "99926037", "99926074", "99919000", "99919012"}
 
@@ -106,14 +108,8 @@ def feed(*, sqlite_file: Path | None, log_dir: Path, peer: AngelOnePeer, **extra
     return process
 
 
-def wait_for(check: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"Timed out after {timeout:g} s waiting for {what}")
+# Demand checks poll every 5 ms: their tests time how soon the feed follows.
+wait_for = functools.partial(wait_until, interval=0.005)
 
 
 def peer_request(peer: AngelOnePeer, *, token: str, action: int, since: int = 0) -> bool:

@@ -16,7 +16,8 @@ from marketdata.models import Instrument
 from marketdata.ops import instrument_master
 from marketdata.ops.instrument_master import instruments_sync_due, instruments_sync_forever
 from marketdata.tasks import instruments_sync_daily
-from marketdata.tests.feed.feedprocess import feed_database, feed_env, feed_finish, feed_start, poll
+from marketdata.tests.feed.feedprocess import feed_database, feed_env, feed_finish, feed_start
+from testing.waiting import wait_until
 
 MORNING = datetime(2025, 1, 6, 8, 30, tzinfo=IST)
 
@@ -131,7 +132,7 @@ def test_serve_supervise_syncs_the_master_at_its_time(tmp_path, angelone_peer, f
         database.sync()
         return Instrument.objects.filter(exchange="BFO").exists()
 
-    poll(loaded, timeout=30, what="the instruments of the peer's master")
+    wait_until(loaded, timeout=30, what="the instruments of the peer's master")
     process.send_signal(signal.SIGTERM)
     status, log = feed_finish(process)
     assert status == 0, log

@@ -33,8 +33,8 @@ from marketdata.tests.feed.feedprocess import (
     feed_env,
     feed_finish,
     feed_start,
-    poll,
 )
+from testing.waiting import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("feed_sandbox")]
 
@@ -51,7 +51,7 @@ class Worker:
     def supervise(self, now: datetime) -> str:
         """One supervisor pass at `now`, through the worker; returns what it did."""
         feed_supervise.apply_async(kwargs={"now": now.isoformat()}, queue=self.queue)
-        return poll(lambda: _done_at(now), timeout=30, what=f"the pass at {now} ({self.log})")
+        return wait_until(lambda: _done_at(now), timeout=30, what=f"the pass at {now} ({self.log})")
 
 
 def _state() -> SupervisorState:
@@ -127,7 +127,7 @@ def test_worker_starts_one_feed_in_market_hours_and_stops_it_after_the_close(sta
     # Several passes at once, as several beats or a backlog would send them.
     for _ in range(6):
         feed_supervise.apply_async(kwargs={"now": TRADING_DAY.isoformat()}, queue=worker.queue)
-    beat = poll(_running_feed, timeout=45, what=f"the feed's first heartbeat ({worker.log})")
+    beat = wait_until(_running_feed, timeout=45, what=f"the feed's first heartbeat ({worker.log})")
     assert _is_feed(beat["pid"])
     assert _state().starts == 1
 
@@ -138,7 +138,7 @@ def test_worker_starts_one_feed_in_market_hours_and_stops_it_after_the_close(sta
 
     # After the close the feed is asked to stop, and does so cleanly.
     assert worker.supervise(CLOSE + timedelta(minutes=1)) == "stop"
-    stopped = poll(
+    stopped = wait_until(
         lambda: heartbeat.heartbeat_read()["state"] == "stopped", timeout=30, what="the stop"
     )
     assert stopped
@@ -154,7 +154,9 @@ def test_worker_backs_off_a_crashing_feed_then_gives_up(start_worker, tmp_path):
     )
 
     assert worker.supervise(TRADING_DAY) == "start"
-    poll(lambda: "ANGEL_ONE" in _feed_log(tmp_path), timeout=30, what="the feed's exit message")
+    wait_until(
+        lambda: "ANGEL_ONE" in _feed_log(tmp_path), timeout=30, what="the feed's exit message"
+    )
     steps = {s: worker.supervise(TRADING_DAY + timedelta(seconds=s)) for s in (60, 90, 100, 120)}
     assert steps == {60: "starting", 90: "backing off", 100: "backing off", 120: "start"}
     assert worker.supervise(TRADING_DAY + timedelta(seconds=210)) == "gave up"
@@ -182,7 +184,7 @@ def test_serve_without_redis_supervises_its_own_feed(tmp_path):
     process = feed_start("serve", ["--port=0", "--source=simulated", "--supervise"], env)
 
     with override_settings(REDIS_URL=""):
-        beat = poll(_running_feed, timeout=30, what="the supervised feed's heartbeat")
+        beat = wait_until(_running_feed, timeout=30, what="the supervised feed's heartbeat")
         assert beat["pid"] == process.pid  # the feed runs inside the server process
         process.send_signal(signal.SIGTERM)
         status, log = feed_finish(process)
