@@ -353,6 +353,11 @@ def main() -> None:
         help="sqlite: (a) and (b); postgresql: (c)",
     )
     args = parser.parse_args()
+    if "postgresql" in args.backends and args.outage >= args.seconds:
+        # The outage sits in the middle of the window: one as long leaves no time to store.
+        parser.error(
+            f"--outage ({args.outage:g} s) must be shorter than --seconds ({args.seconds:g} s)"
+        )
     if args.backend:
         measure_backend(args.backend, args)
         return
