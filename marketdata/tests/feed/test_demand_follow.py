@@ -244,7 +244,11 @@ def test_plausible_levels():
     assert 1 <= plausible_level(far_call) < 5  # far out of the money: a few rupees
     assert plausible_level(future) == 24500.0
     assert 50 <= plausible_level(stock) <= 5000
-    assert plausible_level(stock) == plausible_level(stock)  # fixed by the symbol
+    # Fixed by the symbol alone: the same on another exchange, another for another stock.
+    listed_elsewhere = Instrument(symbol="RELIANCE-EQ", name="", exchange="BSE", exchange_type=3)
+    other_stock = Instrument(symbol="INFY-EQ", name="INFOSYS", exchange="NSE", exchange_type=1)
+    assert plausible_level(listed_elsewhere) == plausible_level(stock)
+    assert plausible_level(other_stock) != plausible_level(stock)
 
 
 # --- Replay and run_feed ---------------------------------------------------------------------
