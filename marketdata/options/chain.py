@@ -266,6 +266,43 @@ def _chain_option(
     return ChainOption(symbol=symbol, token=token, valuation=value, reasons=reasons, **fields)
 
 
+@dataclass(frozen=True, slots=True)
+class _Priced:
+    """A window of an expiry's strikes around the spot, their newest ticks and the model."""
+
+    spot: Spot
+    atm: float
+    window: dict[float, Sides]
+    ticks: dict[str, MarketData]
+    model: ChainModel
+
+    def option(
+        self, contract: tuple[str, str] | None, *, is_call: bool, strike: float, now: datetime
+    ) -> ChainOption | None:
+        return _chain_option(
+            contract, is_call=is_call, strike=strike, ticks=self.ticks, model=self.model, now=now
+        )
+
+
+def _priced(
+    underlying: str,
+    expiry: date,
+    contracts: dict[float, Sides],
+    *,
+    width: int,
+    now: datetime,
+    also: Iterable[str] = (),
+) -> _Priced:
+    """The `width` strikes each side of the spot, priced: their ticks (and those of `also`)
+    in one query, and the valuation's inputs read from them."""
+    spot = _spot(underlying)
+    atm, shown = _window(sorted(contracts), spot, width)
+    window = {strike: contracts[strike] for strike in shown}
+    wanted = [symbol for sides in window.values() for symbol, _ in sides.values()]
+    ticks = {tick.symbol: tick for tick in latest_ticks(symbols=[*wanted, *also])}
+    return _Priced(spot, atm, window, ticks, _model(window, ticks, spot, expiry, now))
+
+
 def option_chain(
     *, underlying: str, expiry: date | None = None, strikes: int = DEFAULT_STRIKES, now: datetime
 ) -> OptionChain:
@@ -279,21 +316,18 @@ def option_chain(
     contracts = _contracts(underlying, expiry)
     if not contracts:
         raise NoOptionsListedError(f"The master lists no {underlying} call or put of {expiry}.")
-    spot = _spot(underlying)
-    atm, shown = _window(sorted(contracts), spot, strikes)
-    window = {strike: contracts[strike] for strike in shown}
-    wanted = [symbol for sides in window.values() for symbol, _ in sides.values()]
-    ticks = {tick.symbol: tick for tick in latest_ticks(symbols=wanted)}
-    model = _model(window, ticks, spot, expiry, now)
-
-    def option(strike: float, is_call: bool) -> ChainOption | None:
-        contract = window[strike].get(is_call)
-        return _chain_option(
-            contract, is_call=is_call, strike=strike, ticks=ticks, model=model, now=now
+    priced = _priced(underlying, expiry, contracts, width=strikes, now=now)
+    rows = [
+        ChainStrike(
+            strike,
+            *(
+                priced.option(sides.get(is_call), is_call=is_call, strike=strike, now=now)
+                for is_call in (True, False)
+            ),
         )
-
-    rows = [ChainStrike(strike, option(strike, True), option(strike, False)) for strike in shown]
-    return OptionChain(underlying, expiry, spot, atm, model, rows)
+        for strike, sides in priced.window.items()
+    ]
+    return OptionChain(underlying, expiry, priced.spot, priced.atm, priced.model, rows)
 
 
 def option_valued(*, symbol: str, now: datetime) -> ChainOption | None:
@@ -305,16 +339,8 @@ def option_valued(*, symbol: str, now: datetime) -> ChainOption | None:
         return None
     underlying, expiry, token, strike = contract
     contracts = _contracts(underlying, expiry)
-    spot = _spot(underlying)
-    _atm, shown = _window(sorted(contracts), spot, DEFAULT_STRIKES)
-    window = {listed_strike: contracts[listed_strike] for listed_strike in shown}
-    wanted = [name for sides in window.values() for name, _ in sides.values()]
-    ticks = {tick.symbol: tick for tick in latest_ticks(symbols=[*wanted, symbol])}
-    model = _model(window, ticks, spot, expiry, now)
-    return _chain_option(
-        (symbol, token), is_call=symbol.endswith("CE"), strike=strike, ticks=ticks, model=model,
-        now=now,
-    )  # fmt: skip
+    priced = _priced(underlying, expiry, contracts, width=DEFAULT_STRIKES, now=now, also=[symbol])
+    return priced.option((symbol, token), is_call=symbol.endswith("CE"), strike=strike, now=now)
 
 
 # --- Streaming the chain's contracts ----------------------------------------------------------
