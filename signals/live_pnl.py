@@ -8,8 +8,8 @@ calls from the writer thread with the ACTIVE signals it has just read.
 
 Per tick it costs a set lookup, and nothing at all while no signal is ACTIVE. The newest tick
 of each followed option waits for the next flush; at most SIGNAL_PNL_EVENTS_PER_SECOND
-flushes a second publish one event per signal whose option ticked, all in one channel-layer
-message. A flush is due when a later batch arrives, so the last move of a quiet option is
+flushes a second publish one event per signal whose option ticked, all in one Redis round
+trip. A flush is due when a later batch arrives, so the last move of a quiet option is
 sent with the feed's next batch.
 """
 

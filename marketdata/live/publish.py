@@ -79,13 +79,16 @@ async def aticks_publish(*, ticks: Sequence[Tick]) -> None:
     await asyncio.to_thread(ticks_publish, ticks=ticks)
 
 
+def _signal_message(event: dict[str, Any], **extra: str) -> dict[str, Any]:
+    return {"type": "signal.message", "text": json_render({**event, "type": "signal"}), **extra}
+
+
 def signal_event_publish(*, event: dict[str, Any]) -> None:
     """Push a signal event to every connected client as `{"type": "signal", **event}`.
 
     Call it after the change is committed (`transaction.on_commit`).
     """
-    message = {"type": "signal.message", "text": json_render({**event, "type": "signal"})}
-    _layer().publish_many([(SIGNALS_GROUP, message)])
+    _layer().publish_many([(SIGNALS_GROUP, _signal_message(event))])
 
 
 def signal_prices_publish(*, events: Sequence[dict[str, Any]]) -> None:
@@ -93,14 +96,7 @@ def signal_prices_publish(*, events: Sequence[dict[str, Any]]) -> None:
     trip for all. A slow client's mailbox keeps only the newest unsent price event of each
     signal, as it does for ticks; the other signal events are never replaced by them."""
     _layer().publish_many(
-        (
-            SIGNALS_GROUP,
-            {
-                "type": "signal.message",
-                "conflate": f"signal-price:{event['signal']['id']}",
-                "text": json_render({**event, "type": "signal"}),
-            },
-        )
+        (SIGNALS_GROUP, _signal_message(event, conflate=f"signal-price:{event['signal']['id']}"))
         for event in events
     )
 
