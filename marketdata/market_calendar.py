@@ -23,6 +23,8 @@ IST_OFFSET = timedelta(hours=5, minutes=30)  # no daylight saving in India
 ONE_SECOND = timedelta(seconds=1)
 REGULAR_OPEN = time(9, 15)
 REGULAR_CLOSE = time(15, 30)
+# Options (and futures) expire at the regular close of their expiry day.
+OPTION_EXPIRY_TIME = REGULAR_CLOSE
 HOLIDAY_CALENDARS = {"NSE": "XNSE", "BSE": "XBOM"}
 # Angel One's exchange segments (`exch_seg`) and their WebSocket exchange types.
 EXCHANGE_TYPES = {"NSE": 1, "NFO": 2, "BSE": 3, "BFO": 4, "MCX": 5, "NCDEX": 7, "CDS": 13}
@@ -149,3 +151,14 @@ def unseed(apps: Apps, schema_editor: object) -> None:
     Instrument = apps.get_model("marketdata", "Instrument")
     for token, _symbol, _name, exchange, _type in INDICES:
         Instrument.objects.filter(exchange=exchange, token=token).delete()
+
+
+def option_expires_at(expiry: date) -> datetime:
+    """When a contract of `expiry` expires: at the close, 15:30 IST, that day."""
+    return datetime.combine(expiry, OPTION_EXPIRY_TIME, tzinfo=IST)
+
+
+def option_expiry_first_live(now: datetime) -> date:
+    """The earliest expiry still trading at `now` (a contract expires at 15:30 IST that day)."""
+    local = now.astimezone(IST)
+    return local.date() if local.time() < OPTION_EXPIRY_TIME else local.date() + timedelta(days=1)

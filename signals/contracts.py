@@ -16,12 +16,12 @@ from typing import Any, TypeGuard
 
 from django.apps.registry import Apps
 
+from marketdata.market_calendar import option_expiry_first_live
 from marketdata.models import Instrument
 from signals.models import (
     OPTION_INSTRUMENT_TYPES,
     OptionType,
     Underlying,
-    expiry_first_live,
 )
 
 Errors = defaultdict[str, list[str]]
@@ -69,7 +69,7 @@ def _refusal(instrument: Instrument, now: datetime) -> tuple[str, str] | None:
         return "", f"The master lists no lot size for {instrument.symbol}."
     if instrument.expiry is None:
         return "", f"The master lists no expiry for {instrument.symbol}."
-    if instrument.expiry < expiry_first_live(now):
+    if instrument.expiry < option_expiry_first_live(now):
         return "", f"{instrument.symbol} expired at 15:30 IST on {instrument.expiry.isoformat()}."
     return None
 
@@ -131,7 +131,7 @@ def _term_errors(terms: dict[str, Any], now: datetime, errors: Errors) -> bool:
     expiry = terms.get("expiry")
     if _given(terms, "expiry") and not isinstance(expiry, date):
         errors["expiry"].append("Must be a date (YYYY-MM-DD).")
-    elif isinstance(expiry, date) and expiry < expiry_first_live(now):
+    elif isinstance(expiry, date) and expiry < option_expiry_first_live(now):
         errors["expiry"].append(EXPIRED)
     return not errors.keys() & {"symbol", *TERMS}
 

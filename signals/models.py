@@ -1,13 +1,13 @@
 """The signal model and its choices; SQL stores also enforce its rules with check constraints."""
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from marketdata.market_calendar import INDICES, IST, REGULAR_CLOSE
+from marketdata.market_calendar import INDICES, option_expiry_first_live
 
 # The six streamed indices, from the one table that seeds them.
 # (django-stubs types only the class syntax of TextChoices, not Enum's functional API.)
@@ -20,19 +20,13 @@ Underlying: type[models.TextChoices] = models.TextChoices(  # type: ignore[call-
 OPTION_INSTRUMENT_TYPES = ("OPTIDX", "OPTSTK")
 
 
-def expiry_first_live(now: datetime) -> date:
-    """The earliest expiry still trading at `now`: an option expires at 15:30 IST that day."""
-    local = now.astimezone(IST)
-    return local.date() if local.time() < REGULAR_CLOSE else local.date() + timedelta(days=1)
-
-
 def option_contracts_live(*, now: datetime | None = None) -> Q:
     """The master's option contracts on the six indices that have not expired: what a signal
     may be published on (the admin's autocomplete and form offer only these)."""
     return Q(
         instrument_type__in=OPTION_INSTRUMENT_TYPES,
         name__in=Underlying.values,
-        expiry__gte=expiry_first_live(now or timezone.now()),
+        expiry__gte=option_expiry_first_live(now or timezone.now()),
     )
 
 

@@ -28,10 +28,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from marketdata.market_calendar import IST
+from marketdata.market_calendar import IST, option_expiry_first_live
 from marketdata.models import Instrument, MarketData
 from marketdata.selectors import latest_ticks
-from signals.models import Signal, SignalType, Status, Underlying, expiry_first_live
+from signals.models import Signal, SignalType, Status, Underlying
 from signals.pnl import UNIT_LOT, Quote
 
 LIST_FILTERS = ("status", "symbol", "underlying", "option_type", "signal_type")
@@ -140,7 +140,7 @@ FEED_STATES = {
 
 
 def _feed_states(*, now: datetime, stale_after: timedelta) -> Case:
-    first_live = expiry_first_live(now)
+    first_live = option_expiry_first_live(now)
     listed = Q(status=Status.ACTIVE, instrument__isnull=False)
     unexpired = listed & (Q(expiry__gte=first_live) | Q(expiry__isnull=True))
     stale = Q(last_tick_at__isnull=True) | Q(last_tick_at__lt=now - stale_after)

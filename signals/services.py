@@ -23,9 +23,10 @@ from django.utils import timezone
 from accounts.models import User
 from marketdata.demand import demand_changed
 from marketdata.live import publish
+from marketdata.market_calendar import option_expiry_first_live
 from marketdata.ticks import Tick
 from signals import live_pnl, selectors
-from signals.models import Outcome, Signal, SignalType, Status, Underlying, expiry_first_live
+from signals.models import Outcome, Signal, SignalType, Status, Underlying
 from signals.render import signal_render
 from signals.rules import CLOSED_MEANWHILE, signal_clean
 from trading_signals.errors import ApplicationError, field_error
@@ -211,7 +212,7 @@ def signal_ticks_stored(*, ticks: Sequence[Tick]) -> None:
 def signals_expire(*, now: datetime) -> int:
     """Close ACTIVE signals past their expiry as EXPIRED, at the option's last stored price
     (none when the feed never carried that option); return how many."""
-    expired = selectors.signals_active_expired(cutoff={"expiry__lt": expiry_first_live(now)})
+    expired = selectors.signals_active_expired(cutoff={"expiry__lt": option_expiry_first_live(now)})
     prices = selectors.latest_prices(symbols={signal.symbol for signal in expired})
     closed = sum(
         _close(

@@ -91,10 +91,11 @@ def _spot(second: int) -> float:
 
 
 def _fair(strike: float, is_call: bool, spot: float, at: datetime) -> float:
+    from marketdata.market_calendar import option_expires_at
     from marketdata.options.greeks import black76_price
-    from marketdata.options.valuation import expiry_moment, years_between
+    from marketdata.options.valuation import years_between
 
-    years = years_between(at, expiry_moment(CHAIN_EXPIRY))
+    years = years_between(at, option_expires_at(CHAIN_EXPIRY))
     forward = spot * math.exp(RATE * years)
     price = black76_price(
         is_call=is_call, forward=forward, strike=strike, years=years, rate=RATE, vol=VOL

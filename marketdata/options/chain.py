@@ -17,7 +17,7 @@ import redis
 from django.conf import settings
 
 from marketdata import demand
-from marketdata.market_calendar import INDICES, IST
+from marketdata.market_calendar import INDICES, IST, option_expires_at
 from marketdata.models import Instrument, MarketData
 from marketdata.options import valuation
 from marketdata.options.valuation import Forward, Price, Valuation
@@ -125,7 +125,7 @@ def option_expiries(*, underlying: str, now: datetime) -> list[date]:
         .values_list("expiry", flat=True)
         .distinct()
     )
-    return [day for day in days if not valuation.is_expired(day, now=now)]
+    return [day for day in days if now < option_expires_at(day)]
 
 
 def _expiry_chosen(underlying: str, expiry: date | None, now: datetime) -> date:
@@ -209,7 +209,7 @@ def _model(
     rate = float(settings.OPTION_RISK_FREE_RATE)
     stale_after = float(settings.OPTION_PRICE_STALE_SECONDS)
     as_of = min(spot.at, now) if spot.at is not None else now
-    expires_at = valuation.expiry_moment(expiry)
+    expires_at = option_expires_at(expiry)
     years = max(0.0, valuation.years_between(as_of, expires_at))
     pairs = _fresh_pairs(window, ticks, as_of, timedelta(seconds=stale_after))
     forward = valuation.forward_find(pairs=pairs, spot=spot.price, years=years, rate=rate)

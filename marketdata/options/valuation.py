@@ -9,9 +9,8 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
-from marketdata.market_calendar import IST
 from marketdata.options.greeks import (
     NOT_SOLVABLE,
     Greeks,
@@ -21,7 +20,6 @@ from marketdata.options.greeks import (
     parity_forward,
 )
 
-EXPIRY_TIME = time(15, 30)  # IST: index options expire at the close
 SECONDS_PER_YEAR = 365.0 * 86_400  # ACT/365: calendar time, the year of 365 days
 # Under a minute from the close, gamma and theta of the strikes near the money explode and
 # one tick moves the implied volatility by tens of points: none is given (no floor on T,
@@ -39,15 +37,6 @@ EXPIRY_TOO_CLOSE = "expiry_too_close"  # under MIN_SECONDS_TO_EXPIRY before the 
 NOT_IN_MODE = "not_in_streamed_mode"  # LTP frames carry no volume, only SNAP_QUOTE has OI
 NO_PREVIOUS_CLOSE = "no_previous_close"  # no change without the previous close
 NOT_LISTED = "not_listed"  # the master lists no call (or put) at this strike
-
-
-def expiry_moment(expiry: date) -> datetime:
-    """When a contract of `expiry` expires: 15:30 IST that day."""
-    return datetime.combine(expiry, EXPIRY_TIME, tzinfo=IST)
-
-
-def is_expired(expiry: date, *, now: datetime) -> bool:
-    return now >= expiry_moment(expiry)
 
 
 def years_between(start: datetime, end: datetime) -> float:

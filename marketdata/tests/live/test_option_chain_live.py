@@ -17,10 +17,10 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from marketdata.market_calendar import IST
+from marketdata.market_calendar import IST, option_expires_at
 from marketdata.models import MarketData
 from marketdata.options.greeks import black76_price
-from marketdata.options.valuation import expiry_moment, years_between
+from marketdata.options.valuation import years_between
 from marketdata.tests.feed.angelone.angelone_peer import frames as peer_module
 from marketdata.tests.live.demand_helpers import (
     feed,
@@ -45,7 +45,7 @@ def world(live_db, angelone_peer, sqlite_file, tmp_path, monkeypatch) -> Iterato
         pytest.skip("needs a SQL database and Redis")
     expiry = datetime.now(tz=UTC).astimezone(IST).date() + timedelta(days=7)
     options = chain_list(expiry=expiry, strikes=STRIKES)
-    years = years_between(datetime.now(tz=UTC), expiry_moment(expiry))
+    years = years_between(datetime.now(tz=UTC), option_expires_at(expiry))
     forward = NIFTY_LEVEL * math.exp(RATE * years)
     for option in options:
         price = black76_price(

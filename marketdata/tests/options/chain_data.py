@@ -4,9 +4,10 @@ for the option chain's tests."""
 import math
 from datetime import date, datetime, timedelta
 
+from marketdata.market_calendar import option_expires_at
 from marketdata.models import Instrument
 from marketdata.options.greeks import black76_price
-from marketdata.options.valuation import expiry_moment, years_between
+from marketdata.options.valuation import years_between
 from marketdata.tests.conftest import TRADING_DAY, store
 from marketdata.ticks import Tick
 
@@ -50,7 +51,7 @@ def fair_price(
     *, strike: float, kind: str, spot: float = SPOT, at: datetime = TRADING_DAY, vol: float = VOL
 ) -> float:
     """The Black-76 premium with the forward at the spot carried at RATE."""
-    years = years_between(at, expiry_moment(EXPIRY))
+    years = years_between(at, option_expires_at(EXPIRY))
     forward = spot * math.exp(RATE * years)
     return black76_price(
         is_call=kind == "CE", forward=forward, strike=strike, years=years, rate=RATE, vol=vol

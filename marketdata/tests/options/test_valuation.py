@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from marketdata.market_calendar import option_expires_at
 from marketdata.options.greeks import black76_price
 from marketdata.options.valuation import (
     EXPIRED,
@@ -15,13 +16,12 @@ from marketdata.options.valuation import (
     STALE_PRICE,
     Forward,
     Price,
-    expiry_moment,
     forward_find,
     option_value,
     years_between,
 )
 
-EXPIRES_AT = expiry_moment(date(2025, 1, 9))
+EXPIRES_AT = option_expires_at(date(2025, 1, 9))
 AS_OF = datetime(2025, 1, 6, 4, 30, tzinfo=UTC)  # 10:00 IST
 YEARS = years_between(AS_OF, EXPIRES_AT)
 RATE = 0.065
@@ -29,7 +29,7 @@ FORWARD = 23_540.0
 
 
 def test_options_expire_at_1530_ist_and_time_runs_in_years_of_365_days():
-    expires_at = expiry_moment(date(2025, 1, 9))
+    expires_at = option_expires_at(date(2025, 1, 9))
     years = years_between(AS_OF, expires_at)
 
     assert expires_at.astimezone(UTC) == datetime(2025, 1, 9, 10, 0, tzinfo=UTC)
